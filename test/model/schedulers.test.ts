@@ -59,7 +59,7 @@ for (const c of fixture.cases) {
 test('a whole DPM-Solver++ trajectory run on its own output stays on the reference', () => {
   const c = fixture.cases.find((x) => x.scheduler === 'dpmpp-2m' && x.steps === 20)!;
   const sched = createScheduler(c.scheduler, parseSchedulerConfig(c.config), c.steps);
-  let sample = Float32Array.from(c.trace[0].sample);
+  let sample: Float32Array = Float32Array.from(c.trace[0].sample);
   c.trace.forEach((s, i) => {
     sample = sched.step(Float32Array.from(s.modelOutput), i, sample);
   });
