@@ -1,0 +1,30 @@
+// One real Temporal dev server per test file, on free ports, in a temporary state folder.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { freePort, startDevServer, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
+
+export interface TestServer {
+  env: TestWorkflowEnvironment;
+  server: DevServerInfo;
+  /** Temporary state folder (database, artifacts, cache, counters). */
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'alignrun-test-'));
+  const server = await startDevServer({ stateDir, port: await freePort(), uiPort: await freePort() });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+  return {
+    env,
+    server,
+    stateDir,
+    async stop() {
+      await env.teardown();
+      await stopDevServer(stateDir);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
