@@ -69,11 +69,12 @@ const postLabel = (name: string, body: string, extra: Record<string, string> = {
   raw('POST', '/api/labels', { ...bearer(name), 'content-type': 'application/json', ...extra }, body);
 
 test('no token, an unknown token or a malformed header gives 401', async () => {
-  for (const headers of [
+  const headerSets: Record<string, string>[] = [
     {},
     { authorization: 'Bearer not-a-real-token-at-all' },
     { authorization: 'Basic abc' },
-  ]) {
+  ];
+  for (const headers of headerSets) {
     for (const [method, path] of [
       ['GET', '/api/tasks'],
       ['GET', '/api/tasks/t/next'],

@@ -27,6 +27,7 @@ after(async () => {
   cleanup();
 });
 
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 const get = (path: string, token = alice.token) => fetch(server.url + path, { headers: auth(token) });
 const post = (path: string, body: unknown, token = alice.token) =>
@@ -47,7 +48,7 @@ test('the page is served with a CSP that allows only its own inline script', asy
 test('open tasks list their progress for the rater', async () => {
   const res = await get('/api/tasks');
   assert.equal(res.status, 200);
-  const body = await res.json();
+  const body = await json(res);
   assert.deepEqual(body.rater, { id: alice.id, name: 'alice' });
   assert.deepEqual(
     body.tasks.map((t: any) => [t.id, t.progress.total, t.progress.quorum, t.progress.mine]),
@@ -59,7 +60,7 @@ test('open tasks list their progress for the rater', async () => {
 });
 
 test('next, label, progress and undo round-trip through the API', async () => {
-  const next = await (await get('/api/tasks/t1/next')).json();
+  const next = await json(get('/api/tasks/t1/next'));
   assert.equal(next.image.id, 'img-0');
   assert.equal(next.image.url, '/images/t1/img-0');
   assert.equal(next.image.path, undefined, 'server file paths are not shown to raters');
@@ -71,29 +72,29 @@ test('next, label, progress and undo round-trip through the API', async () => {
 
   const res = await post('/api/labels', { task: 't1', image: 'img-0', value: 'good' });
   assert.equal(res.status, 200);
-  const saved = await res.json();
+  const saved = await json(res);
   assert.equal(saved.changed, true);
   assert.equal(saved.progress.mine, 1);
   assert.equal(store.labels('t1')[0].rater, alice.id, 'stored as the token holder');
 
-  const again = await (await post('/api/labels', { task: 't1', image: 'img-0', value: 'good' })).json();
+  const again = await json(post('/api/labels', { task: 't1', image: 'img-0', value: 'good' }));
   assert.equal(again.changed, false);
   assert.equal(store.labels('t1').length, 1);
 
-  assert.equal((await (await get('/api/tasks/t1/next')).json()).image.id, 'img-1');
-  const progress = await (await get('/api/tasks/t1/progress')).json();
+  assert.equal((await json(get('/api/tasks/t1/next'))).image.id, 'img-1');
+  const progress = await json(get('/api/tasks/t1/progress'));
   assert.deepEqual([progress.total, progress.complete, progress.mine], [3, 0, 1]);
 
-  const undone = await (await post('/api/labels/undo', { task: 't1' })).json();
+  const undone = await json(post('/api/labels/undo', { task: 't1' }));
   assert.deepEqual(undone.undone, { image: 'img-0', value: 'good' });
   assert.equal(store.labels('t1').length, 0);
-  const nothing = await (await post('/api/labels/undo', { task: 't1' })).json();
+  const nothing = await json(post('/api/labels/undo', { task: 't1' }));
   assert.equal(nothing.undone, null);
 });
 
 test('a finished task answers with no next image', async () => {
   await post('/api/labels', { task: 't2', image: 'img-0', value: 'skip' });
-  const next = await (await get('/api/tasks/t2/next')).json();
+  const next = await json(get('/api/tasks/t2/next'));
   assert.equal(next.image, null);
   assert.equal(next.progress.mine, 1);
 });
@@ -104,7 +105,7 @@ test('a closed task refuses labels with 409 and keeps what it had', async () => 
   store.closeTask('t3');
   const res = await post('/api/labels', { task: 't3', image: 'img-1', value: 'bad' });
   assert.equal(res.status, 409);
-  assert.match((await res.json()).error, /closed/);
+  assert.match((await json(res)).error, /closed/);
   assert.equal((await get('/api/tasks/t3/next')).status, 409);
   assert.equal(store.labels('t3').length, 1);
 });
@@ -116,7 +117,7 @@ test('unknown task or image gives 404 with a JSON error', async () => {
   ] as const) {
     const res = await post(path, body);
     assert.equal(res.status, 404);
-    assert.equal(typeof (await res.json()).error, 'string');
+    assert.equal(typeof (await json(res)).error, 'string');
   }
   assert.equal((await get('/api/tasks/nope/next')).status, 404);
   assert.equal((await get('/api/nothing')).status, 404);
@@ -130,5 +131,5 @@ test('a missing image file is a 404, not a crash', async () => {
   store.publishTask({ ...taskOf('ghost', 1, '/nonexistent-dir'), title: 'Ghost' });
   const res = await get('/images/ghost/img-0');
   assert.equal(res.status, 404);
-  assert.match((await res.json()).error, /missing/);
+  assert.match((await json(res)).error, /missing/);
 });
