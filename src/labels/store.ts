@@ -358,6 +358,7 @@ export class LabelStore {
       .all(limit)
       .map((r) => ({
         id: `${this.storeId}-${r.seq}`,
+        store: this.storeId,
         seq: r.seq,
         kind: r.kind,
         task: r.task,

@@ -79,6 +79,8 @@ export interface Progress {
  */
 export interface LabelEvent {
   id: string;
+  /** The store that accepted it; seq grows per store, so a receiver can keep one high-water mark each. */
+  store: string;
   seq: number;
   kind: 'label' | 'retract';
   task: string;
