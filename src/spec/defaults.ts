@@ -1,0 +1,34 @@
+// Fills in every default the schema declares, so compiled plans are fully resolved and the
+// rest of the code never re-checks for undefined.
+import { deref, type JsonSchema } from './schema';
+
+export function applyDefaults<T>(root: JsonSchema, value: T): T {
+  const copy = structuredClone(value);
+  fill(root, root, copy);
+  return copy;
+}
+
+function fill(root: JsonSchema, node: JsonSchema | undefined, value: unknown): void {
+  if (!node || value === null || typeof value !== 'object') return;
+  if (node.$ref) fill(root, deref(root, node.$ref), value);
+  if (node.discriminator && Array.isArray(node.oneOf)) {
+    const tag = node.discriminator.propertyName as string;
+    const branch = (node.oneOf as JsonSchema[])
+      .map((b) => (b.$ref ? deref(root, b.$ref) : b))
+      .find((b) => b.properties?.[tag]?.const === (value as Record<string, unknown>)[tag]);
+    fill(root, branch, value);
+  }
+  if (Array.isArray(value)) {
+    if (node.items) for (const item of value) fill(root, node.items, item);
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const [k, sub] of Object.entries((node.properties ?? {}) as Record<string, JsonSchema>)) {
+    if (obj[k] === undefined && sub.default !== undefined) obj[k] = structuredClone(sub.default);
+    if (obj[k] !== undefined) fill(root, sub, obj[k]);
+  }
+  if (node.additionalProperties && typeof node.additionalProperties === 'object') {
+    for (const [k, v] of Object.entries(obj))
+      if (!(k in (node.properties ?? {}))) fill(root, node.additionalProperties, v);
+  }
+}

@@ -1,0 +1,257 @@
+// Checks the schema cannot express: references resolve to the right kind of stage, the stage
+// graph is acyclic, files exist, options that need each other are present, sweep paths exist and
+// their values satisfy the target's schema.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { didYouMean, type Diagnostic } from './diagnostics';
+import type { StageKind } from './plan';
+import { MODEL_STAGE_KINDS, stageRefs } from './refs';
+import { experimentSchema, show } from './schema';
+import { locate, pathToString, type PathSegment, type SpecSource } from './source';
+import { sweepTargetSchema, type SweepParameter } from './sweep-schema';
+import type { Experiment } from './types.gen';
+
+export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const at = (path: PathSegment[], message: string, hint?: string, key = false) =>
+    out.push({ file: src.file, ...locate(src, path, { key }), path: pathToString(path), message, hint });
+  const warn = (path: PathSegment[], message: string, hint?: string) =>
+    out.push({
+      file: src.file,
+      ...locate(src, path),
+      path: pathToString(path),
+      message,
+      hint,
+      severity: 'warning',
+    });
+  const baseDir = dirname(resolve(src.file));
+  const stages = spec.stages as Record<string, Record<string, any> & { kind: StageKind }>;
+  const models = spec.models ?? {};
+  const stageNames = Object.keys(stages);
+
+  for (const name of Object.keys(models)) {
+    if (name in stages)
+      at(['models', name], `model name '${name}' is also a stage name`, 'rename one of them', true);
+    const path = models[name].path;
+    const abs = resolve(baseDir, path);
+    // A missing folder is a warning here and an error when the spec is planned or submitted.
+    checkPath(['models', name, 'path'], path, 'dir', 'model folder', true);
+    if (existsSync(abs) && statSync(abs).isDirectory() && !existsSync(resolve(abs, 'model_index.json'))) {
+      at(
+        ['models', name, 'path'],
+        `'${path}' is not a model folder: model_index.json is missing`,
+        'point at a Stable Diffusion ONNX export folder',
+      );
+    }
+  }
+
+  // References and the edges of the stage graph.
+  const edges = new Map<string, string[]>();
+  for (const [name, stage] of Object.entries(stages)) {
+    const deps: string[] = [];
+    for (const use of stageRefs(stage.kind, stage)) {
+      const where: PathSegment[] = ['stages', name, ...use.path];
+      const target = stages[use.name];
+      if (use.field.target === 'model') {
+        if (use.name in models) continue;
+        if (target && MODEL_STAGE_KINDS.includes(target.kind)) {
+          deps.push(use.name);
+          continue;
+        }
+        if (target) {
+          at(
+            where,
+            `'${use.name}' is a ${target.kind} stage, not a model`,
+            'name a model from models: or a finetune/pretrain stage',
+          );
+        } else {
+          const modelStages = stageNames.filter((s) => MODEL_STAGE_KINDS.includes(stages[s].kind));
+          at(
+            where,
+            `unknown model '${use.name}'`,
+            didYouMean(use.name, [...Object.keys(models), ...modelStages]) ?? 'define it under models:',
+          );
+        }
+        continue;
+      }
+      const kinds = use.field.target;
+      if (!target) {
+        at(
+          where,
+          `unknown stage '${use.name}'`,
+          didYouMean(
+            use.name,
+            stageNames.filter((s) => kinds.includes(stages[s].kind)),
+          ) ?? didYouMean(use.name, stageNames),
+        );
+      } else if (use.name === name) {
+        at(where, `stage '${name}' cannot take its own output`);
+      } else if (!kinds.includes(target.kind)) {
+        at(where, `'${use.name}' is a ${target.kind} stage; this field needs a ${kinds.join(' or ')} stage`);
+      } else {
+        deps.push(use.name);
+      }
+    }
+    edges.set(name, deps);
+    checkStageOptions(name, stage);
+  }
+  checkCycles(edges);
+  if (spec.rounds) checkRounds(spec.rounds);
+  if (spec.sweep) checkSweep(spec);
+  return out;
+
+  /** Big inputs (weights, datasets) may exist only on the GPU machines: `remote` makes absence a warning. */
+  function checkPath(path: PathSegment[], rel: string, want: 'file' | 'dir', what: string, remote = false) {
+    const abs = resolve(baseDir, rel);
+    if (!existsSync(abs)) {
+      if (remote) warn(path, `${what} '${rel}' does not exist here`, `resolved to ${abs}`);
+      else at(path, `${what} '${rel}' does not exist`, `resolved to ${abs}`);
+    } else if (want === 'dir' && !statSync(abs).isDirectory()) {
+      at(path, `${what} '${rel}' is a file, not a folder`);
+    } else if (want === 'file' && !statSync(abs).isFile()) {
+      at(path, `${what} '${rel}' is a folder, not a file`);
+    }
+  }
+
+  function checkStageOptions(name: string, s: Record<string, any>) {
+    const p = (...rest: PathSegment[]) => ['stages', name, ...rest];
+    if (s.kind === 'prompts') {
+      if (s.source === 'file' && !s.file)
+        at(p('source'), "source 'file' needs a 'file' field", 'add file: path/to/prompts.txt');
+      if (s.file) checkPath(p('file'), s.file, 'file', 'prompt file');
+    }
+    if (s.kind === 'label' && s.source?.type === 'import')
+      checkPath(p('source', 'path'), s.source.path, 'file', 'label file');
+    if (s.kind === 'label' && s.source?.type === 'simulated' && s.quorum > s.source.raters) {
+      at(
+        p('quorum'),
+        `quorum ${s.quorum} is more than the ${s.source.raters} simulated rater(s)`,
+        'raise source.raters or lower quorum',
+      );
+    }
+    if (s.kind === 'reward' && s.backbone?.type === 'clip') {
+      if (!s.backbone.path) at(p('backbone'), "backbone type 'clip' needs a 'path' to a CLIP ONNX export");
+      else checkPath(p('backbone', 'path'), s.backbone.path, 'dir', 'CLIP folder', true);
+    }
+    if (s.kind === 'finetune') {
+      if (s.weight === 'reward' && !s.reward)
+        at(p('weight'), "weight 'reward' needs a 'reward' stage", 'add reward: <reward stage>');
+      if (s.unlabelled && !s.reward)
+        at(
+          p('unlabelled'),
+          "unlabelled images are scored by the reward model, so a 'reward' stage is needed",
+          'add reward: <reward stage>',
+        );
+      if (s.pretrain_data?.source === 'folder') {
+        if (!s.pretrain_data.path) at(p('pretrain_data'), "pretrain_data source 'folder' needs a 'path'");
+        else
+          checkPath(p('pretrain_data', 'path'), s.pretrain_data.path, 'dir', 'pretraining data folder', true);
+      }
+    }
+  }
+
+  function checkCycles(graph: Map<string, string[]>) {
+    const state = new Map<string, 'visiting' | 'done'>();
+    const stack: string[] = [];
+    const visit = (n: string): boolean => {
+      if (state.get(n) === 'done') return false;
+      if (state.get(n) === 'visiting') {
+        const cycle = [...stack.slice(stack.indexOf(n)), n];
+        at(
+          ['stages', n],
+          `stage graph has a cycle: ${cycle.join(' -> ')}`,
+          'a stage cannot depend on its own output',
+          true,
+        );
+        return true;
+      }
+      state.set(n, 'visiting');
+      stack.push(n);
+      for (const d of graph.get(n) ?? []) if (visit(d)) return true;
+      stack.pop();
+      state.set(n, 'done');
+      return false;
+    };
+    for (const n of graph.keys()) if (visit(n)) return;
+  }
+
+  function checkRounds(r: NonNullable<Experiment['rounds']>) {
+    r.stages.forEach((s, i) => {
+      if (!(s in stages)) at(['rounds', 'stages', i], `unknown stage '${s}'`, didYouMean(s, stageNames));
+    });
+    const from = stages[r.model_from];
+    if (!from)
+      at(['rounds', 'model_from'], `unknown stage '${r.model_from}'`, didYouMean(r.model_from, stageNames));
+    else if (from.kind !== 'finetune')
+      at(
+        ['rounds', 'model_from'],
+        `'${r.model_from}' is a ${from.kind} stage; model_from needs a finetune stage`,
+      );
+    else if (!r.stages.includes(r.model_from))
+      at(['rounds', 'model_from'], `'${r.model_from}' must be one of rounds.stages`);
+  }
+
+  function checkSweep(exp: Experiment) {
+    const sweep = exp.sweep!;
+    const { ajv } = experimentSchema();
+    for (const [dotted, raw] of Object.entries(sweep.parameters)) {
+      const where: PathSegment[] = ['sweep', 'parameters', dotted];
+      const target = sweepTargetSchema(exp, dotted);
+      if ('error' in target) {
+        at(where, target.error, target.hint, true);
+        continue;
+      }
+      const param = raw as SweepParameter;
+      const check = (v: unknown, path: PathSegment[]) => {
+        const validate = ajv.compile(target.schema);
+        if (!validate(v))
+          at(
+            path,
+            `value ${show(v)} is not valid for ${dotted}: ${validate.errors?.[0]?.message ?? 'rejected by the schema'}`,
+          );
+      };
+      if (Array.isArray(param)) param.forEach((v, i) => check(v, [...where, i]));
+      else if ('values' in param && !('distribution' in param))
+        param.values.forEach((v, i) => check(v, [...where, 'values', i]));
+      else if ('distribution' in param) {
+        const d = param;
+        if (d.distribution === 'choice') {
+          if (!d.values) at(where, "distribution 'choice' needs 'values'");
+          else d.values.forEach((v, i) => check(v, [...where, 'values', i]));
+          continue;
+        }
+        if (d.min === undefined || d.max === undefined) {
+          at(where, `distribution '${d.distribution}' needs 'min' and 'max'`);
+          continue;
+        }
+        if (!(d.min < d.max)) at([...where, 'min'], `min (${d.min}) must be less than max (${d.max})`);
+        if (d.distribution === 'log_uniform' && d.min <= 0)
+          at([...where, 'min'], `log_uniform needs min > 0 (got ${d.min})`);
+        if (d.distribution === 'int' && (!Number.isInteger(d.min) || !Number.isInteger(d.max)))
+          at(where, "distribution 'int' needs integer min and max");
+        check(d.min, [...where, 'min']);
+        check(d.max, [...where, 'max']);
+        if (sweep.method === 'grid' && d.distribution !== 'int') {
+          at(
+            where,
+            `a grid sweep cannot enumerate a continuous '${d.distribution}' distribution`,
+            'use a list of values, or method: random',
+          );
+        }
+      }
+    }
+    if (sweep.method === 'random' && sweep.max_trials === undefined)
+      at(['sweep'], 'a random sweep needs max_trials', 'add max_trials: 16', true);
+    for (const field of ['objective', 'early_stop'] as const) {
+      const metric = sweep[field]?.metric;
+      if (!metric) continue;
+      const stage = metric.split('.')[0];
+      if (!(stage in stages))
+        at(
+          ['sweep', field, 'metric'],
+          `metric '${metric}' names unknown stage '${stage}'`,
+          didYouMean(stage, stageNames),
+        );
+    }
+  }
+}

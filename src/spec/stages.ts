@@ -1,0 +1,52 @@
+// Per-kind facts the compiler needs: implementation versions (part of every cache key: bump one
+// when a stage's output would change), default queues and timeouts.
+import type { Queue, StageKind } from './plan';
+
+export const STAGE_VERSIONS: Record<StageKind, string> = {
+  prompts: '1',
+  generate: '1',
+  label: '1',
+  reward: '1',
+  finetune: '1',
+  evaluate: '1',
+  pretrain: '1',
+};
+
+export const DEFAULT_QUEUE: Record<StageKind, Queue> = {
+  prompts: 'cpu',
+  generate: 'gpu',
+  label: 'cpu',
+  reward: 'gpu',
+  finetune: 'gpu',
+  evaluate: 'gpu',
+  pretrain: 'gpu',
+};
+
+/** A label stage may wait days for people; training stages run for hours. */
+export const DEFAULT_TIMEOUT: Record<StageKind, string> = {
+  prompts: '10m',
+  generate: '6h',
+  label: '30d',
+  reward: '6h',
+  finetune: '24h',
+  evaluate: '6h',
+  pretrain: '48h',
+};
+
+/** Fields that say how a stage runs, not what it computes: left out of the cache key. */
+export const RUN_FIELDS = [
+  'kind',
+  'description',
+  'queue',
+  'retries',
+  'timeout',
+  'heartbeat_timeout',
+] as const;
+
+/** Fields that name input files whose content belongs in the cache key. */
+export const FILE_FIELDS: Partial<Record<StageKind, string[][]>> = {
+  prompts: [['file']],
+  label: [['source', 'path']],
+  reward: [['backbone', 'path']],
+  finetune: [['pretrain_data', 'path']],
+};
