@@ -17,3 +17,5 @@ export {
 } from './prompts';
 export { PALETTE, nearestColor, type Rgb } from './palette';
 export { renderPrompt, solidImage, type RenderOptions } from './render';
+export { analyzeImage, judge, verdict, type ImageAnalysis } from './judge';
+export { perturbPrompt, perturbText } from './perturb';
