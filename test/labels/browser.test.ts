@@ -45,11 +45,14 @@ test(
         const image = await page.getAttribute('#image', 'data-image-id');
         await page.keyboard.press(key);
         // Wait until the page has saved the label and shown the next image.
-        // A string, because this project's TypeScript has no DOM types.
-        await page.waitForFunction(
-          `document.body.dataset.state !== 'busy' &&
-         document.getElementById('my-progress-text').textContent.startsWith('${done} /')`,
-        );
+        // globalThis: this project's TypeScript has no DOM types (and the page's CSP forbids eval'd strings).
+        await page.waitForFunction((n) => {
+          const doc = (globalThis as any).document;
+          return (
+            doc.body.dataset.state !== 'busy' &&
+            doc.getElementById('my-progress-text').textContent.startsWith(`${n} /`)
+          );
+        }, done);
         if (value === 'undo') return;
         expected.set(image!, value);
       };
