@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { freePort, startDevServer, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
 
 export interface TestServer {
@@ -14,6 +15,8 @@ export interface TestServer {
 }
 
 export async function startTestServer(): Promise<TestServer> {
+  // Worker INFO lines would drown the test report; warnings and errors still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'alignrun-test-'));
   const server = await startDevServer({ stateDir, port: await freePort(), uiPort: await freePort() });
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });

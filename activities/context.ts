@@ -1,0 +1,17 @@
+// Builds the StageContext an implementation sees from the running activity's Temporal context.
+import { Context } from '@temporalio/activity';
+import type { ArtifactStore } from '../src/artifacts/types';
+import type { StageContext } from '../src/runtime/stage';
+
+export function stageContext(stateDir: string, store: ArtifactStore): StageContext {
+  const ctx = Context.current();
+  return {
+    stateDir,
+    store,
+    attempt: ctx.info.attempt,
+    checkpoint: ctx.info.heartbeatDetails,
+    heartbeat: (details) => ctx.heartbeat(details),
+    signal: ctx.cancellationSignal,
+    sleep: (ms) => ctx.sleep(ms),
+  };
+}

@@ -1,0 +1,4 @@
+// Stage kind `evaluate`: thin activity over src/stages/evaluate.ts.
+import { implementedInSrc } from './external';
+
+export const evaluate = implementedInSrc('evaluate');

@@ -1,0 +1,27 @@
+// The contract between the runtime and a stage kind's implementation.
+//
+// A stage kind `K` is implemented by `src/stages/K.ts` exporting `run: StageImplementation`; the
+// activity in `activities/K.ts` loads it. The implementation reads inputs by artifact reference,
+// writes outputs to `ctx.store`, heartbeats at least every heartbeat timeout (with a checkpoint to
+// resume from), and returns references and metrics only.
+import type { ArtifactStore } from '../artifacts/types';
+import type { StageInput, StageOutput } from '../../workflows/types';
+
+export type { StageInput, StageOutput };
+
+export interface StageContext {
+  stateDir: string;
+  store: ArtifactStore;
+  /** 1 on the first attempt. */
+  attempt: number;
+  /** The details of the last heartbeat of an earlier attempt: resume from here. */
+  checkpoint: unknown;
+  /** Reports liveness and progress; the details become `checkpoint` if the attempt is retried. */
+  heartbeat(details?: unknown): void;
+  /** Aborted when the run is cancelled or the attempt times out (noticed on heartbeat). */
+  signal: AbortSignal;
+  /** Sleeps, and rejects with a CancelledFailure when the run is cancelled. */
+  sleep(ms: number): Promise<void>;
+}
+
+export type StageImplementation = (input: StageInput, ctx: StageContext) => Promise<StageOutput>;

@@ -1,0 +1,96 @@
+// Workers: one per task queue on one shared connection. The cpu worker also hosts the workflows;
+// the gpu worker runs only as many activities at once as there are devices.
+import { fileURLToPath } from 'node:url';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { createActivities } from '../../activities/index';
+import type { Queue } from '../spec/plan';
+import { DEFAULT_QUEUES } from '../../workflows/definitions';
+import type { QueueNames } from '../../workflows/types';
+import { UserError } from './paths';
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  /** State folder the activities read and write (artifacts, cache, counters). */
+  stateDir: string;
+  /** Which plan queues to serve; default both. Workflows run on the cpu queue's worker. */
+  queues?: Queue[];
+  /** Task queue name per plan queue; default `cpu` / `gpu`. */
+  queueNames?: QueueNames;
+  /** GPU activities at once: the number of devices; default `$ALIGNRUN_GPU_DEVICES` or 1. */
+  gpuDevices?: number;
+  /** CPU activities at once; default 8. */
+  cpuSlots?: number;
+  /** How long a stopping worker lets in-flight activities finish; default '30s'. */
+  shutdownGraceTime?: string;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per process and shared by every worker. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+export class WorkerSet {
+  private constructor(readonly workers: Worker[]) {}
+
+  static async create(opts: WorkerSetOptions): Promise<WorkerSet> {
+    const queues = opts.queues ?? ['cpu', 'gpu'];
+    const names = opts.queueNames ?? DEFAULT_QUEUES;
+    const gpuDevices = opts.gpuDevices ?? Number(process.env.ALIGNRUN_GPU_DEVICES ?? 1);
+    if (!Number.isInteger(gpuDevices) || gpuDevices < 1) {
+      throw new UserError(`The number of GPU devices must be a whole number of at least 1, not ${gpuDevices}.`);
+    }
+    const activities = createActivities(opts.stateDir);
+    const common = {
+      connection: opts.connection,
+      namespace: opts.namespace ?? 'default',
+      activities,
+      shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    };
+    const workers: Worker[] = [];
+    for (const q of queues) {
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: names[q],
+          ...(q === 'cpu'
+            ? { workflowBundle: await workflowBundle(), maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? 8 }
+            : { maxConcurrentActivityTaskExecutions: gpuDevices }),
+        }),
+      );
+    }
+    return new WorkerSet(workers);
+  }
+
+  /** Runs every worker until all have shut down (SIGINT/SIGTERM or `shutdown()`). */
+  async run(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.run()));
+  }
+
+  /** Runs the workers while `fn` runs, then shuts them down gracefully. */
+  async runUntil<T>(p: Promise<T>): Promise<T> {
+    const running = this.run();
+    try {
+      return await p;
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}

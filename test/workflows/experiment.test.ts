@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CounterStore } from '../../src/runtime/counters';
+import { WorkerSet } from '../../src/runtime/workers';
+import { progressQuery } from '../../workflows/definitions';
+import { trialInput } from '../../workflows/slice';
+import type { TrialProgress } from '../../workflows/types';
+import { startTestServer, type TestServer } from '../helpers/temporal';
+import { buildPlan } from './plans';
+
+let ts: TestServer;
+let workers: WorkerSet;
+let running: Promise<void>;
+let counters: CounterStore;
+before(async () => {
+  ts = await startTestServer();
+  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
+  running = workers.run();
+  counters = CounterStore.forState(ts.stateDir);
+});
+after(async () => {
+  workers?.shutdown();
+  await running;
+  counters?.close();
+  await ts?.stop();
+});
+
+// a -> (b, c) -> d, with b and c holding long enough to overlap if run in parallel.
+const diamond = (salt: string) =>
+  buildPlan(
+    'diamond',
+    [
+      [
+        { name: 'a', kind: 'counter' },
+        { name: 'b', kind: 'counter', deps: ['a'], params: { ms: 600 } },
+        { name: 'c', kind: 'counter', deps: ['a'], params: { ms: 600 } },
+        { name: 'd', kind: 'counter', deps: ['b', 'c'], params: { metrics: { score: 1 } } },
+      ],
+    ],
+    { salt },
+  );
+
+test('stages respect dependencies and independent stages run in parallel', async () => {
+  const plan = diamond('order');
+  const result = await ts.env.client.workflow.execute('experiment', {
+    taskQueue: 'cpu',
+    workflowId: 'diamond-order',
+    args: [trialInput(plan, 't0')],
+  });
+  const ex = Object.fromEntries(
+    counters
+      .executions()
+      .filter((e) => e.key in plan.instances)
+      .map((e) => [e.stage, e]),
+  );
+  assert.deepEqual(Object.keys(ex).sort(), ['a', 'b', 'c', 'd']);
+  assert.ok(ex.a.endedAt! <= ex.b.startedAt && ex.a.endedAt! <= ex.c.startedAt, 'a before b and c');
+  assert.ok(ex.b.endedAt! <= ex.d.startedAt && ex.c.endedAt! <= ex.d.startedAt, 'b and c before d');
+  assert.ok(ex.b.startedAt < ex.c.endedAt! && ex.c.startedAt < ex.b.endedAt!, 'b and c overlap');
+  assert.equal(result.stages.d.metrics.score, 1);
+  assert.equal(result.stages.a.cached, false);
+});
+
+test('a resubmitted plan reuses every stage from the cache', async () => {
+  const plan = diamond('resubmit');
+  const input = trialInput(plan, 't0');
+  await ts.env.client.workflow.execute('experiment', {
+    taskQueue: 'cpu',
+    workflowId: 'resubmit-1',
+    args: [input],
+  });
+  const handle = await ts.env.client.workflow.start('experiment', {
+    taskQueue: 'cpu',
+    workflowId: 'resubmit-2',
+    args: [input],
+  });
+  const second = await handle.result();
+  for (const s of ['a', 'b', 'c', 'd']) assert.equal(second.stages[s].cached, true, s);
+  for (const key of Object.keys(plan.instances)) assert.equal(counters.executions({ key }).length, 1);
+  const progress = (await handle.query(progressQuery)) as TrialProgress;
+  assert.equal(progress.status, 'completed');
+  assert.deepEqual(
+    progress.stages.map((s) => s.state),
+    ['cached', 'cached', 'cached', 'cached'],
+  );
+});
+
+test('a failing stage fails the run with a message naming it', async () => {
+  const plan = buildPlan('broken', [
+    [
+      { name: 'ok', kind: 'noop' },
+      { name: 'gen', kind: 'generate', deps: ['ok'] },
+    ],
+  ]);
+  const handle = await ts.env.client.workflow.start('experiment', {
+    taskQueue: 'cpu',
+    workflowId: 'broken',
+    args: [trialInput(plan, 't0')],
+  });
+  const err = await handle.result().then(
+    () => assert.fail('should fail'),
+    (e) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError);
+  assert.match(err.cause!.message, /^Stage gen failed: Stage kind generate is not available yet/);
+  const progress = (await handle.query(progressQuery)) as TrialProgress;
+  assert.deepEqual(
+    progress.stages.map((s) => [s.stage, s.state]),
+    [
+      ['ok', 'done'],
+      ['gen', 'failed'],
+    ],
+  );
+});

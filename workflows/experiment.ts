@@ -1,0 +1,110 @@
+// One trial's DAG: every stage starts as soon as its dependencies are finished, so independent
+// stages run in parallel; the first failure cancels the rest and fails the run naming the stage.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
+import { causeMessage, pendingProgress, runStage } from './stage';
+import type { RunStatus, StageProgress, StageResult, TrialInput, TrialProgress, TrialResult } from './types';
+
+export async function experiment(input: TrialInput): Promise<TrialResult> {
+  const topLevel = workflowInfo().parent === undefined;
+  const progress: Record<string, StageProgress> = {};
+  for (const key of input.order) progress[key] = pendingProgress(input.instances[key]);
+  let status: RunStatus = 'running';
+  setHandler(progressQuery, (): TrialProgress => ({
+    experiment: input.experiment,
+    trialId: input.trialId,
+    status,
+    stages: input.order.map((k) => progress[k]),
+  }));
+  const setStatus = (s: RunStatus) => {
+    status = s;
+    // Trials of a sweep are listed through their sweep, not on their own.
+    if (topLevel) upsertSearchAttributes([{ key: statusKey, value: s }]);
+  };
+  if (topLevel) {
+    upsertSearchAttributes([
+      { key: experimentKey, value: input.experiment },
+      { key: planHashKey, value: input.planHash },
+    ]);
+    upsertMemo({
+      experiment: input.experiment,
+      specFile: input.specFile,
+      stages: input.order.length,
+      kind: 'experiment',
+    });
+  }
+  setStatus('running');
+
+  const results: TrialResult['stages'] = {};
+  const promises: Record<string, Promise<StageResult>> = {};
+  let failed: { stage: string; message: string } | undefined;
+  let finishedCount = 0;
+  const scope = new CancellationScope();
+
+  const runWhenReady = async (key: string): Promise<StageResult> => {
+    const inst = input.instances[key];
+    const upstream: Record<string, StageResult> = {};
+    for (const dep of inst.deps) upstream[dep] = await promises[dep];
+    const given = input.given?.[key];
+    const run = given
+      ? { result: given, cached: true }
+      : await runStage(inst, upstream, { ...input, queues: input.queues }, progress[key]).catch((err) => {
+          if (isCancellation(err)) progress[key].state = 'cancelled';
+          else {
+            Object.assign(progress[key], { state: 'failed', error: causeMessage(err) });
+            failed ??= { stage: inst.stage, message: causeMessage(err) };
+            scope.cancel(); // stop the sibling stages: the run has failed
+          }
+          throw err;
+        });
+    if (given)
+      Object.assign(progress[key], { state: 'cached', finishedAt: given.finishedAt, metrics: given.metrics });
+    results[inst.stage] = { ...run.result, cached: run.cached };
+    finishedCount++;
+    await report(input, run.result.metrics, finishedCount);
+    return run.result;
+  };
+
+  const settled = await scope.run(() => {
+    for (const key of input.order) promises[key] = runWhenReady(key);
+    return Promise.allSettled(input.order.map((k) => promises[k]));
+  });
+
+  if (failed) {
+    setStatus('failed');
+    throw ApplicationFailure.create({
+      type: 'StageFailed',
+      message: `Stage ${failed.stage} failed: ${failed.message}`,
+      details: [{ stage: failed.stage }],
+      nonRetryable: true,
+    });
+  }
+  const rejected = settled.find((s) => s.status === 'rejected');
+  if (rejected) {
+    setStatus('cancelled');
+    throw rejected.reason; // the workflow was cancelled: end it as cancelled
+  }
+  setStatus('completed');
+  return { trialId: input.trialId, stages: results };
+}
+
+// Trials of a sweep forward the early-stopping metric to their parent as they finish stages.
+async function report(input: TrialInput, metrics: Record<string, number>, finished: number): Promise<void> {
+  const parent = workflowInfo().parent;
+  if (!parent || !input.reportMetric || !(input.reportMetric in metrics)) return;
+  const step = metrics.step ?? finished;
+  await getExternalWorkflowHandle(parent.workflowId).signal(reportMetricSignal, {
+    trialId: input.trialId,
+    step,
+    value: metrics[input.reportMetric],
+  });
+}

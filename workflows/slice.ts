@@ -1,0 +1,47 @@
+// Cutting one trial out of a plan: pure, so both the client and the sweep workflow use it.
+import type { Plan, StageInstance } from '../src/spec/plan';
+import type { QueueNames, StageResult, TrialInput } from './types';
+
+export function trialInput(
+  plan: Plan,
+  trialId: string,
+  extra: { given?: Record<string, StageResult>; queues?: QueueNames; reportMetric?: string } = {},
+): TrialInput {
+  const trial = plan.trials.find((t) => t.id === trialId);
+  if (!trial) throw new Error(`The plan has no trial ${trialId}.`);
+  const keys = new Set(Object.values(trial.stages));
+  const instances: Record<string, StageInstance> = {};
+  for (const k of keys) instances[k] = plan.instances[k];
+  const models: TrialInput['models'] = {};
+  for (const k of keys)
+    for (const ref of inputRefs(plan.instances[k]))
+      if ('model' in ref) models[ref.model] = plan.models[ref.model];
+  const given = extra.given && Object.fromEntries(Object.entries(extra.given).filter(([k]) => keys.has(k)));
+  return {
+    experiment: plan.experiment,
+    planHash: plan.planHash,
+    specFile: plan.specFile,
+    trialId,
+    stages: trial.stages,
+    instances,
+    order: plan.order.filter((k) => keys.has(k)),
+    models,
+    ...(given && Object.keys(given).length ? { given } : {}),
+    ...(extra.queues ? { queues: extra.queues } : {}),
+    ...(extra.reportMetric ? { reportMetric: extra.reportMetric } : {}),
+  };
+}
+
+export function inputRefs(inst: StageInstance) {
+  return Object.values(inst.inputs).flatMap((v) => (Array.isArray(v) ? v : [v]));
+}
+
+/** The workflow id of a plan: submitting the same plan twice finds the same run. */
+export function workflowIdFor(plan: Pick<Plan, 'experiment' | 'planHash'>): string {
+  const name =
+    plan.experiment
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'experiment';
+  return `alignrun-${name}-${plan.planHash.slice(0, 12)}`;
+}
