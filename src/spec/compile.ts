@@ -151,7 +151,7 @@ export function expandRounds(spec: Experiment): Record<string, StageSpec> {
       out[nameIn(name, round)] = copy;
     }
   }
-  for (const name of Object.keys(out)) {
+  for (const name of Object.keys(stages)) {
     if (block.has(name)) continue;
     for (const use of stageRefs(out[name].kind, out[name])) {
       if (block.has(use.name)) setIn(out[name], use.path, nameIn(use.name, r.count));

@@ -99,21 +99,12 @@ export function validateSchema(src: SpecSource): Diagnostic[] {
     const path = toSegments(e.instancePath);
     const p = e.params as Record<string, any>;
     // Alternatives (sweep parameter values): one message for the whole value, unless the value
-    // clearly picked a branch, whose own errors are then more useful.
-    const alt = [...anyOfPaths.entries()].find(
-      ([ip, a]) => e !== a && e.instancePath.startsWith(ip) && e.schemaPath.startsWith(a.schemaPath),
-    );
+    // clearly picked a branch ({distribution: ...} or {values: ...}), whose own errors are then
+    // more useful. Branches are $refs, and ajv reports their errors under the referenced path.
+    const alt = enclosingAlternative(e, anyOfPaths);
     if (alt) {
-      const data = alt[1].data as any;
-      const branch =
-        data && typeof data === 'object' && !Array.isArray(data)
-          ? 'distribution' in data
-            ? '/2/'
-            : 'values' in data
-              ? '/1/'
-              : null
-          : null;
-      if (!branch || !e.schemaPath.startsWith(alt[1].schemaPath + branch.slice(1))) continue;
+      const chosen = chosenBranch(alt.error.data);
+      if (chosen === null || alt.branch !== chosen) continue;
     }
     switch (e.keyword) {
       case 'discriminator':
@@ -138,12 +129,15 @@ export function validateSchema(src: SpecSource): Diagnostic[] {
         continue;
       }
       case 'required': {
-        const parentKind = (e.data as any)?.kind ?? (e.data as any)?.type;
-        const what = parentKind
-          ? `a ${parentKind} ${path[0] === 'stages' && path.length === 2 ? 'stage' : 'entry'}`
-          : 'this';
+        const data = e.data as Record<string, unknown>;
+        const isStage = path[0] === 'stages' && path.length === 2 && typeof data.kind === 'string';
+        const what = isStage
+          ? ` for ${article(String(data.kind))} stage`
+          : typeof data.type === 'string'
+            ? ` for ${article(String(data.type))} source`
+            : '';
         out.push(
-          at(path, `missing required field '${p.missingProperty}' for ${what}`, undefined, path.length > 0),
+          at(path, `missing required field '${p.missingProperty}'${what}`, undefined, path.length > 0),
         );
         continue;
       }
@@ -213,4 +207,35 @@ export function validateSchema(src: SpecSource): Diagnostic[] {
     }
   }
   return out;
+}
+
+function article(word: string): string {
+  return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
+}
+
+/** Index of the sweep-value branch a value clearly chose: 1 = {values}, 2 = {distribution}; 0 = list. */
+function chosenBranch(data: unknown): number | null {
+  if (Array.isArray(data)) return 0;
+  if (!data || typeof data !== 'object') return null;
+  if ('distribution' in data) return 2;
+  if ('values' in data) return 1;
+  return null;
+}
+
+/** The anyOf error an error sits under, and which branch it came from. */
+function enclosingAlternative(
+  e: ErrorObject,
+  anyOfs: Map<string, ErrorObject>,
+): { error: ErrorObject; branch: number } | undefined {
+  for (const [ip, a] of anyOfs) {
+    if (e === a || !e.instancePath.startsWith(ip)) continue;
+    const branches = ((a.parentSchema as JsonSchema)?.anyOf ?? []) as JsonSchema[];
+    for (let i = 0; i < branches.length; i++) {
+      const inline = `${a.schemaPath}/${i}/`;
+      const ref = branches[i].$ref ? `${branches[i].$ref}/` : undefined;
+      if (e.schemaPath.startsWith(inline) || (ref && e.schemaPath.startsWith(ref)))
+        return { error: a, branch: i };
+    }
+  }
+  return undefined;
 }

@@ -40,11 +40,16 @@ export function loadSpecSource(
     prettyErrors: false,
     merge: false,
   });
-  const diagnostics: Diagnostic[] = doc.errors.map((err) => {
-    const pos = lines.linePos(err.pos[0]);
-    return { file, line: pos.line, col: pos.col, path: '', message: yamlMessage(err.code, err.message) };
-  });
-  if (diagnostics.length > 0) return { diagnostics };
+  // Only the first YAML error: the ones after it are mostly the parser recovering from it.
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lines.linePos(first.pos[0]);
+    return {
+      diagnostics: [
+        { file, line: pos.line, col: pos.col, path: '', ...yamlMessage(first.code, first.message) },
+      ],
+    };
+  }
   const value = doc.toJS({ maxAliasCount: 100 });
   if (value === null || value === undefined) {
     return {
@@ -63,20 +68,32 @@ export function loadSpecSource(
   return { source: { file, text, doc, lines, value }, diagnostics: [] };
 }
 
-function yamlMessage(code: string, raw: string): string {
+function yamlMessage(code: string, raw: string): { message: string; hint?: string } {
   const first = raw
     .split('\n')[0]
     .replace(/ at line \d+, column \d+.*$/, '')
     .replace(/:$/, '');
+  if (/^Flow (map|sequence)/.test(first)) {
+    const what = first.startsWith('Flow map')
+      ? "mapping '{ ... }' is not closed with '}'"
+      : "list '[ ... ]' is not closed with ']'";
+    return { message: `YAML error: a flow ${what}`, hint: 'check the line above' };
+  }
   switch (code) {
     case 'DUPLICATE_KEY':
-      return 'YAML error: duplicate key (each key may appear once in a mapping)';
+      return { message: 'YAML error: duplicate key', hint: 'each key may appear once in a mapping' };
     case 'TAB_AS_INDENT':
-      return 'YAML error: tab used for indentation (indent with spaces)';
+      return { message: 'YAML error: tab used for indentation', hint: 'indent with spaces' };
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return {
+        message: 'YAML error: bad indentation after this value',
+        hint: 'keys of one mapping must start at the same column',
+      };
     case 'BAD_INDENT':
-      return `YAML error: bad indentation (${first})`;
+      return { message: `YAML error: bad indentation (${first})` };
     default:
-      return `YAML error: ${first}`;
+      return { message: `YAML error: ${first}` };
   }
 }
 
