@@ -71,10 +71,17 @@ test('perturbText swaps colours, numbers and nouns in free English', () => {
   assert.ok(!all.some((t) => t.endsWith('sofa') || !t.endsWith('.')), 'punctuation is kept');
 });
 
+test('perturbText keeps the article in agreement', () => {
+  const all = perturbText('A red apple on a blue table', 100, createRng(4));
+  assert.ok(all.includes('An orange apple on a blue table'));
+  assert.ok(all.includes('A red apple on an orange table'));
+  assert.ok(all.includes('A red apple on a blue chair'));
+});
+
 test('perturbText returns fewer when little or nothing is swappable', () => {
   const rng = createRng(2);
   assert.deepEqual(perturbText('a sunset over the sea', 5, rng), []);
   const one = perturbText('a red sunset', 50, rng);
   assert.equal(one.length, 10); // ten other colours
-  assert.ok(one.every((t) => /^a [a-z]+ sunset$/.test(t)));
+  assert.ok(one.every((t) => /^an? [a-z]+ sunset$/.test(t)));
 });

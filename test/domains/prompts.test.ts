@@ -35,6 +35,11 @@ test('templates produce the documented texts', () => {
     background: 'yellow',
     text: 'two green circles on a yellow background',
   });
+  assert.equal(makePrompt({ shape: 'circle', count: 1, color: 'orange' })?.text, 'an orange circle');
+  assert.equal(
+    makePrompt({ shape: 'square', count: 2, background: 'orange' })?.text,
+    'two squares on an orange background',
+  );
   assert.equal(makePrompt({ shape: 'circle', count: 1 }), null, 'a bare shape probes nothing');
   assert.equal(makePrompt({ shape: 'circle', count: 1, color: 'red', background: 'red' }), null);
   assert.equal(makePrompt({ shape: 'circle', count: 5, color: 'red' }), null);

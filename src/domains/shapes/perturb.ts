@@ -100,7 +100,16 @@ export function perturbText(text: string, k: number, rng: Rng): string[] {
   const parts = text.split(/([A-Za-z0-9]+)/);
   const words = (i: number) => i % 2 === 1;
   const groups: string[][] = [[], [], []];
-  const join = (replaced: Map<number, string>) => parts.map((p, i) => replaced.get(i) ?? p).join('');
+  const join = (replaced: Map<number, string>) => {
+    // "a red apple" → "an orange apple": the article before a swapped word follows it.
+    for (const [i, word] of [...replaced]) {
+      const article = parts[i - 2]?.toLowerCase();
+      if ((article === 'a' || article === 'an') && parts[i - 1] === ' ') {
+        replaced.set(i - 2, matchCase(/^[aeiou]/i.test(word) ? 'an' : 'a', parts[i - 2]));
+      }
+    }
+    return parts.map((p, i) => replaced.get(i) ?? p).join('');
+  };
   for (let i = 1; i < parts.length; i += 2) {
     const word = parts[i];
     const lower = word.toLowerCase();

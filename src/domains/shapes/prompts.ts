@@ -55,12 +55,17 @@ function countIsStated(p: Pick<ShapePrompt, 'category' | 'count'>): boolean {
   return p.count !== 1 || p.category === 'count';
 }
 
+/** "an" before a vowel ("an orange circle"), else "a". */
+function indefinite(nextWord: string): string {
+  return /^[aeiou]/.test(nextWord) ? 'an' : 'a';
+}
+
 /** The canonical text of a structured prompt. */
 export function promptText(p: Omit<ShapePrompt, 'text'>): string {
-  const article = countIsStated(p) ? COUNT_WORDS[p.count] : 'a';
   const noun = p.count === 1 ? p.shape : PLURALS[p.shape];
   const color = p.color ? `${p.color} ` : '';
-  const background = p.background ? ` on a ${p.background} background` : '';
+  const article = countIsStated(p) ? COUNT_WORDS[p.count] : indefinite(color || noun);
+  const background = p.background ? ` on ${indefinite(p.background)} ${p.background} background` : '';
   return `${article} ${color}${noun}${background}`;
 }
 
