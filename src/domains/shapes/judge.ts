@@ -13,6 +13,7 @@
  * mask gives the area and, against the renderer's own template, how clean the shape is.
  */
 import { shapePixels, type Box } from './geometry';
+import { shapeFromMoments, shapeMoments, type ShapeMoments } from './moments';
 import { PALETTE, distance2, nearestColor, type Rgb } from './palette';
 import {
   BACKGROUND_COLORS,
@@ -30,9 +31,6 @@ const FOREGROUND_DISTANCE = 0.45;
 const MIN_OBJECT_AREA_32 = 8;
 /** Share of an object's pixels, the farthest from the background, that vote on its colour. */
 const PURE_SHARE = 0.3;
-/** Shape thresholds, halfway between the measured classes (see ShapeMoments). */
-const TRIANGLE_SKEW = -0.16;
-const SQUARE_ANISOTROPY = -0.24;
 /** wellFormed: share of border pixels that must be background. */
 const MIN_BORDER_AGREEMENT = 0.85;
 /** wellFormed: each object must overlap its best template at least this well (intersection over union). */
@@ -220,68 +218,6 @@ function boundingBox(indices: number[], w: number): Box {
   return { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 };
 }
 
-/**
- * Shape moments of an object's blend weights α over its region. A box blur (and any
- * symmetric blur) keeps the mass and the third moments and only adds a little variance,
- * so these survive the blur that rounds a small triangle's apex into a trapezoid; α is
- * left unclamped so that noise averages out instead of biasing the sums.
- */
-export interface ShapeMoments {
-  /** Skewness of the vertical profile (y grows downwards): about −0.6 for an upright triangle, 0 for circles and squares. */
-  skewY: number;
-  /** Fourth-order anisotropy (κ40 + κ04 − 6κ22) / (μ20 + μ02)²: −0.6 for an axis-aligned square, 0 for a disc. */
-  anisotropy: number;
-}
-
-function shapeMoments(px: Pixels, region: number[], bg: Rgb, color: Rgb): ShapeMoments {
-  const { w } = px;
-  const alpha = region.map((i) => Math.min(1.5, Math.max(-0.5, unmixRaw(px, i, bg, color))));
-  let m = 0;
-  let cx = 0;
-  let cy = 0;
-  region.forEach((i, k) => {
-    const x = i % w;
-    m += alpha[k];
-    cx += alpha[k] * x;
-    cy += alpha[k] * ((i - x) / w);
-  });
-  cx /= m;
-  cy /= m;
-  let m20 = 0;
-  let m02 = 0;
-  let m11 = 0;
-  let m03 = 0;
-  let m40 = 0;
-  let m04 = 0;
-  let m22 = 0;
-  region.forEach((i, k) => {
-    const a = alpha[k];
-    const x = (i % w) - cx;
-    const y = (i - (i % w)) / w - cy;
-    const x2 = x * x;
-    const y2 = y * y;
-    m20 += a * x2;
-    m02 += a * y2;
-    m11 += a * x * y;
-    m03 += a * y2 * y;
-    m40 += a * x2 * x2;
-    m04 += a * y2 * y2;
-    m22 += a * x2 * y2;
-  });
-  [m20, m02, m11, m03, m40, m04, m22] = [m20, m02, m11, m03, m40, m04, m22].map((v) => v / m);
-  const kappa = m40 - 3 * m20 * m20 + (m04 - 3 * m02 * m02) - 6 * (m22 - m20 * m02 - 2 * m11 * m11);
-  return {
-    skewY: m03 / Math.pow(Math.max(m02, 1e-9), 1.5),
-    anisotropy: kappa / Math.max((m20 + m02) ** 2, 1e-9),
-  };
-}
-
-/** Triangle when the vertical profile is clearly skewed; else square when clearly anisotropic; else circle. */
-function shapeFromMoments(f: ShapeMoments): Shape {
-  if (f.skewY < TRIANGLE_SKEW) return 'triangle';
-  return f.anisotropy < SQUARE_ANISOTROPY ? 'square' : 'circle';
-}
-
 /** How well `shape`, drawn in the bounding box of the α > ½ mask, overlaps that mask (intersection over union). */
 function templateFit(shape: Shape, mask: number[], w: number, h: number): { fit: number; box: Box } {
   const box = boundingBox(mask, w);
@@ -324,7 +260,9 @@ export function analyzeImage(image: Image): ImageAnalysis {
       debris += comp.length;
       continue;
     }
-    const moments = shapeMoments(px, region, bg, PALETTE[color]);
+    // α unclamped so that noise averages out instead of biasing the moments; bounded against outliers.
+    const alpha = region.map((i) => Math.min(1.5, Math.max(-0.5, unmixRaw(px, i, bg, PALETTE[color]))));
+    const moments = shapeMoments(region, alpha, w);
     const shape = shapeFromMoments(moments);
     const { fit, box } = templateFit(shape, objectMask, w, h);
     objects.push({
