@@ -50,7 +50,9 @@ export class WorkerSet {
     const names = opts.queueNames ?? DEFAULT_QUEUES;
     const gpuDevices = opts.gpuDevices ?? Number(process.env.ALIGNRUN_GPU_DEVICES ?? 1);
     if (!Number.isInteger(gpuDevices) || gpuDevices < 1) {
-      throw new UserError(`The number of GPU devices must be a whole number of at least 1, not ${gpuDevices}.`);
+      throw new UserError(
+        `The number of GPU devices must be a whole number of at least 1, not ${gpuDevices}.`,
+      );
     }
     const activities = createActivities(opts.stateDir);
     const common = {
@@ -66,7 +68,10 @@ export class WorkerSet {
           ...common,
           taskQueue: names[q],
           ...(q === 'cpu'
-            ? { workflowBundle: await workflowBundle(), maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? 8 }
+            ? {
+                workflowBundle: await workflowBundle(),
+                maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? 8,
+              }
             : { maxConcurrentActivityTaskExecutions: gpuDevices }),
         }),
       );
