@@ -140,17 +140,17 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
 }
 
 function main(argv: string[]): void {
-  const out = argv.find((a) => !a.startsWith('--'));
-  const flag = (name: string): number | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(argv[i + 1]) : undefined;
-  };
-  if (!out) {
+  const flags = new Map<string, number>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) flags.set(argv[i].slice(2), Number(argv[++i]));
+    else positional.push(argv[i]);
+  }
+  if (positional.length !== 1 || [...flags.values()].some((v) => !Number.isInteger(v))) {
     console.error('usage: node --import tsx src/model/tiny.ts OUT_DIR [--seed N] [--batch N]');
     process.exit(2);
   }
-  const outArgs = argv.filter((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
-  const dir = buildTinyModel(outArgs[0] ?? out, { seed: flag('seed'), batch: flag('batch') });
+  const dir = buildTinyModel(positional[0], { seed: flags.get('seed'), batch: flags.get('batch') });
   console.log(`wrote ${dir}`);
 }
 
