@@ -123,7 +123,7 @@ export interface RunRow {
   planHash: string;
 }
 
-/** Top-level alignrun runs, newest first (trials of a sweep are listed by their sweep). */
+/** Top-level alignrun runs (latest run per workflow id), newest first (trials of a sweep are listed by their sweep). */
 export async function listRuns(
   client: Client,
   opts: { experiment?: string; limit?: number } = {},
@@ -132,7 +132,11 @@ export async function listRuns(
     ? `AlignrunExperiment = '${opts.experiment.replace(/'/g, '')}'`
     : `WorkflowType IN ('experiment', 'sweep') AND AlignrunPlanHash IS NOT NULL`;
   const rows: RunRow[] = [];
+  const seen = new Set<string>();
   for await (const wf of client.workflow.list({ query })) {
+    // Resumed runs share their workflow id: show the newest run only.
+    if (seen.has(wf.workflowId)) continue;
+    seen.add(wf.workflowId);
     rows.push({
       workflowId: wf.workflowId,
       experiment: wf.typedSearchAttributes.get(experimentKey) ?? '',
@@ -159,7 +163,7 @@ export interface RunView {
   workflowId: string;
   runId: string;
   type: string;
-  /** Temporal's execution status, lower case (running, completed, failed, canceled, ...). */
+  /** Temporal's execution status, lower case (running, completed, failed, cancelled, terminated, ...). */
   status: string;
   progress?: TrialProgress | SweepProgress;
   /** Why `progress` is missing (e.g. no worker to answer the query). */
