@@ -44,6 +44,8 @@ export interface MlflowClientOptions {
   /** Basic auth. Default: $MLFLOW_TRACKING_USERNAME / $MLFLOW_TRACKING_PASSWORD. */
   username?: string;
   password?: string;
+  /** Aborts every request in flight (and later ones) when it fires, e.g. on shutdown. */
+  signal?: AbortSignal;
 }
 
 /** The tag that makes run creation idempotent: the caller's deterministic key for the run. */
@@ -131,11 +133,13 @@ export class MlflowClient {
   readonly url: string;
   private readonly timeoutMs: number;
   private readonly authHeader?: string;
+  private readonly signal?: AbortSignal;
   private readonly artifactUris = new Map<string, string>();
 
   constructor(trackingUri: string, options: MlflowClientOptions = {}) {
     this.url = trackingUri.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.signal = options.signal;
     const token = options.token ?? process.env.MLFLOW_TRACKING_TOKEN;
     const user = options.username ?? process.env.MLFLOW_TRACKING_USERNAME;
     const pass = options.password ?? process.env.MLFLOW_TRACKING_PASSWORD;
@@ -437,12 +441,21 @@ export class MlflowClient {
         method,
         headers,
         body,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: this.signal
+          ? AbortSignal.any([this.signal, AbortSignal.timeout(timeoutMs)])
+          : AbortSignal.timeout(timeoutMs),
         // Needed by undici for streamed (file) bodies.
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
+      if (this.signal?.aborted) {
+        throw new MlflowError(
+          `Request to MLflow at ${this.url} was cancelled, could not ${what}.`,
+          this.url,
+          true,
+        );
+      }
       if (e.name === 'TimeoutError') {
         throw new MlflowError(
           `MLflow at ${this.url} did not answer within ${timeoutMs / 1000} s to ${what}.`,
