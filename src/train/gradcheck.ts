@@ -13,15 +13,7 @@
 // the parameter's checked elements (entries far below the parameter's gradient scale are judged
 // relative to that scale). A parameter's score is the worst element.
 import { type LossSpec, buildTrainingGraph, gradName, LOSS, selectTrainable } from './engine';
-import {
-  type TensorValue,
-  emptyTyped,
-  isFloat,
-  numel,
-  tensorValue,
-  valueInfoDims,
-  valueInfoDtype,
-} from './ir';
+import { type TensorValue, emptyTyped, isFloat, numel, tensorValue, valueInfoDtype } from './ir';
 import { onnx } from './onnx';
 import { decomposeFloatOnly, toFloat64 } from './precision';
 import { Rng } from './rng';
