@@ -36,3 +36,11 @@ export function noiseImage(size: number, rng: Rng): Image {
   const data = new Float32Array(3 * size * size).map(() => rng.uniform(-1, 1));
   return { width: size, height: size, data };
 }
+
+/** Shifts each channel of the whole image by one offset drawn from [-amount, amount]: a colour cast. */
+export function colorCast(image: Image, amount: number, rng: Rng): Image {
+  const plane = image.width * image.height;
+  const offsets = [0, 1, 2].map(() => rng.uniform(-amount, amount));
+  const data = image.data.map((v, i) => Math.min(1, Math.max(-1, v + offsets[Math.floor(i / plane)])));
+  return { ...image, data };
+}

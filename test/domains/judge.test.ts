@@ -14,7 +14,7 @@ import {
 import { perturbPrompt } from '../../src/domains/shapes/perturb';
 import { shapePixels } from '../../src/domains/shapes/geometry';
 import { createRng } from '../../src/util/rng';
-import { addNoise, boxBlur, noiseImage } from './corrupt';
+import { addNoise, boxBlur, colorCast, noiseImage } from './corrupt';
 
 const N = 1200;
 const POOLS = PROMPT_CATEGORIES.map((c) => allPrompts(c));
@@ -40,12 +40,17 @@ function accuracy(name: string, corrupt: (image: Image) => Image): number {
   return acc;
 }
 
-test('judge accepts ≥ 99% of correct images: clean, noisy, blurred, both', () => {
+test('judge accepts ≥ 99% of correct images: clean, noisy, blurred, both, colour-cast', () => {
   const rng = createRng('noise');
   assert.ok(accuracy('clean', (x) => x) >= 0.99);
   assert.ok(accuracy('noise σ=0.1', (x) => addNoise(x, 0.1, rng)) >= 0.99);
   assert.ok(accuracy('3×3 box blur', boxBlur) >= 0.99);
   assert.ok(accuracy('blur then noise', (x) => addNoise(boxBlur(x), 0.1, rng)) >= 0.99);
+  assert.ok(
+    accuracy('colour cast ±0.15, blur, noise σ=0.15', (x) =>
+      addNoise(boxBlur(colorCast(x, 0.15, rng)), 0.15, rng),
+    ) >= 0.99,
+  );
 });
 
 test('judge rejects ≥ 99% of images rendered for a prompt with one attribute changed', () => {

@@ -35,10 +35,12 @@ const PURE_SHARE = 0.3;
 const MIN_BORDER_AGREEMENT = 0.85;
 /** wellFormed: each object must overlap its best template at least this well (intersection over union). */
 const MIN_SHAPE_FIT = 0.45;
-/** wellFormed: mean squared unmixing residual per object pixel (noise σ = 0.1 gives about 0.03). */
-const MAX_COLOR_RESIDUAL = 0.08;
-/** wellFormed: foreground pixels outside objects (specks), as a share of the image. */
+/** wellFormed: mean squared unmixing residual per object pixel (noise σ = 0.1 gives at most 0.03, σ = 0.2 about 0.1; a two-coloured object over 1). */
+const MAX_COLOR_RESIDUAL = 0.12;
+/** wellFormed: foreground pixels in blobs too small to be objects, as a share of the image. */
 const MAX_DEBRIS = 0.02;
+/** Foreground blobs below this many pixels are grain, not debris: noise alone makes them. */
+const GRAIN_AREA = 3;
 /** wellFormed: how many objects a valid image holds. */
 const MIN_OBJECTS = 1;
 const MAX_OBJECTS = 4;
@@ -248,7 +250,7 @@ export function analyzeImage(image: Image): ImageAnalysis {
   comps.forEach((comp, k) => comp.forEach((i) => (labels[i] = k + 1)));
   for (const comp of comps) {
     if (comp.length < minArea) {
-      debris += comp.length;
+      if (comp.length >= GRAIN_AREA) debris += comp.length;
       continue;
     }
     const color = purestColor(px, comp, bg, candidates);

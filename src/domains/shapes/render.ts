@@ -40,10 +40,8 @@ function placeBoxes(rng: Rng, count: number, size: number, shrink: number): Box[
   const margin = Math.round(MARGIN_32 * scale);
   const boxes: Box[] = [];
   for (let i = 0; i < count; i++) {
-    const side = Math.max(
-      Math.round(lo * scale) - shrink,
-      Math.round(rng.uniform(lo, hi + 1) * scale - 0.5) - shrink,
-    );
+    const drawn = Math.round(rng.uniform(lo, hi + 1) * scale - 0.5);
+    const side = Math.max(3, Math.max(Math.round(lo * scale), drawn) - shrink);
     let placed = false;
     for (let attempt = 0; attempt < 100 && !placed; attempt++) {
       const x = margin + rng.int(size - 2 * margin - side + 1);
