@@ -1,0 +1,153 @@
+// A training loop around one onnxruntime session of the training graph: run it, clip, update,
+// checkpoint every N steps; resume from a checkpoint exactly (same weights, optimiser state,
+// step and RNG state, so k steps + resume for N-k steps == N steps, bit for bit on CPU).
+import type * as ort from 'onnxruntime-node';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import {
+  type LossSpec,
+  type TrainingGraphOptions,
+  buildTrainingGraph,
+  gradName,
+  LOSS,
+  selectTrainable,
+} from './engine';
+import { type TensorValue, makeTensor, tensorValue } from './ir';
+import { onnx } from './onnx';
+import { type Optimizer, type Schedule, type Tensors, clipGradNorm } from './optim';
+import { Rng } from './rng';
+import { type TrainSessionOptions, createSession, runSession } from './session';
+
+export interface TrainerOptions {
+  /** The forward graph; its float32 initializers hold the starting weights. */
+  model: onnx.IModelProto;
+  trainable: TrainingGraphOptions['trainable'];
+  loss?: LossSpec;
+  output?: string;
+  inputShapes?: Record<string, readonly number[]>;
+  optimizer: Optimizer;
+  schedule: Schedule;
+  /** Global gradient-norm clip (default: none). */
+  clipNorm?: number;
+  /** Data inputs for a step, drawn from the trainer's RNG (whose state checkpoints keep). */
+  batch: (step: number, rng: Rng) => Record<string, TensorValue>;
+  /** RNG seed (default 0). */
+  seed?: number;
+  /** Folder for checkpoints, written every `checkpointEvery` steps (default: none). */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  session?: TrainSessionOptions;
+}
+
+export interface StepResult {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+}
+
+export class Trainer {
+  step = 0;
+  rng: Rng;
+
+  private constructor(
+    private readonly o: TrainerOptions,
+    private readonly session: ort.InferenceSession,
+    readonly params: Tensors,
+    private readonly dims: Record<string, number[]>,
+  ) {
+    this.rng = new Rng(o.seed ?? 0);
+  }
+
+  static async create(o: TrainerOptions): Promise<Trainer> {
+    const names = selectTrainable(o.model, o.trainable);
+    const training = await buildTrainingGraph(o.model, {
+      trainable: names,
+      loss: o.loss,
+      output: o.output,
+      inputShapes: o.inputShapes,
+    });
+    const session = await createSession(training, o.session);
+    const params: Tensors = {};
+    const dims: Record<string, number[]> = {};
+    for (const t of o.model.graph?.initializer ?? []) {
+      if (!names.includes(t.name ?? '')) continue;
+      const v = tensorValue(t);
+      if (v.dtype !== 'float32')
+        throw new Error(`Trainable '${t.name}' is ${v.dtype}; the trainer updates float32 weights.`);
+      params[t.name ?? ''] = v.data as Float32Array;
+      dims[t.name ?? ''] = v.dims;
+    }
+    return new Trainer(o, session, params, dims);
+  }
+
+  /** One step: forward, backward, clip, update. */
+  async trainStep(): Promise<StepResult> {
+    const feeds: Record<string, TensorValue> = { ...this.o.batch(this.step, this.rng) };
+    for (const [name, data] of Object.entries(this.params))
+      feeds[name] = { dtype: 'float32', dims: this.dims[name], data };
+    const out = await runSession(this.session, feeds);
+    const grads: Tensors = {};
+    for (const name of Object.keys(this.params)) grads[name] = out[gradName(name)].data as Float32Array;
+    const gradNorm = this.o.clipNorm ? clipGradNorm(grads, this.o.clipNorm) : clipGradNorm(grads, Infinity);
+    const lr = this.o.schedule(this.step);
+    this.o.optimizer.step(this.params, grads, lr);
+    const result = { step: this.step, loss: Number((out[LOSS].data as Float32Array)[0]), gradNorm, lr };
+    this.step++;
+    if (this.o.checkpointDir && this.o.checkpointEvery && this.step % this.o.checkpointEvery === 0)
+      this.checkpoint();
+    return result;
+  }
+
+  async run(steps: number, onStep?: (r: StepResult) => void): Promise<StepResult[]> {
+    const results: StepResult[] = [];
+    for (let i = 0; i < steps; i++) {
+      const r = await this.trainStep();
+      onStep?.(r);
+      results.push(r);
+    }
+    return results;
+  }
+
+  checkpoint(dir = this.o.checkpointDir): void {
+    if (!dir) throw new Error('No checkpoint folder: set checkpointDir or pass one.');
+    saveCheckpoint(dir, {
+      step: this.step,
+      params: this.params,
+      optimizer: this.o.optimizer.state(),
+      rngState: this.rng.state,
+    });
+  }
+
+  /** Continues from a checkpoint: weights, optimiser state, step and RNG state. */
+  resume(dir = this.o.checkpointDir): void {
+    if (!dir) throw new Error('No checkpoint folder: set checkpointDir or pass one.');
+    const ckpt = loadCheckpoint(dir);
+    for (const name of Object.keys(this.params)) {
+      const saved = ckpt.params[name];
+      if (!saved || saved.length !== this.params[name].length) {
+        throw new Error(
+          `Checkpoint '${dir}' has no weight '${name}' of the right size; it is from another model.`,
+        );
+      }
+      this.params[name].set(saved);
+    }
+    this.o.optimizer.load(ckpt.optimizer);
+    this.step = ckpt.step;
+    this.rng = new Rng(ckpt.rngState);
+  }
+
+  /** The forward model with the current weights (for export or evaluation). */
+  exportModel(): onnx.ModelProto {
+    const g = this.o.model.graph ?? {};
+    const initializer = (g.initializer ?? []).map((t) =>
+      this.params[t.name ?? '']
+        ? makeTensor(t.name ?? '', this.params[t.name ?? ''], this.dims[t.name ?? ''])
+        : t,
+    );
+    return onnx.ModelProto.create({ ...this.o.model, graph: { ...g, initializer } });
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
