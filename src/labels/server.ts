@@ -5,6 +5,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
+import { groupCommitter } from './group-commit';
 import { HttpError, discardBody, readJsonObject, sendJson, stringFields } from './http';
 import type { LabelStore } from './store';
 import { LABEL_VALUES, LabelError, type LabelValue, type Rater } from './types';
@@ -52,6 +53,7 @@ function loadPage(): { html: string; csp: string } {
 export async function startLabelServer(options: LabelServerOptions): Promise<LabelServer> {
   const { store, port = 0, host = '127.0.0.1', log = (l: string) => console.error(l) } = options;
   const page = loadPage();
+  const record = groupCommitter(store);
 
   const authenticate = (req: IncomingMessage): Rater => {
     const header = req.headers.authorization ?? '';
@@ -145,8 +147,9 @@ export async function startLabelServer(options: LabelServerOptions): Promise<Lab
       if (!LABEL_VALUES.includes(body.value as LabelValue)) {
         throw new HttpError(400, `Field 'value' must be one of ${LABEL_VALUES.join(', ')}.`);
       }
-      // recordLabel returns after the commit, so the 200 below is a promise kept.
-      const { label, changed } = store.recordLabel({
+      // Resolves after the commit that holds this label, so the 200 below is a promise kept.
+      // Progress is left to /next: computing it per label would cost more than the label.
+      const { label, changed } = await record({
         task: body.task,
         image: body.image,
         rater: rater.id,
@@ -155,7 +158,6 @@ export async function startLabelServer(options: LabelServerOptions): Promise<Lab
       return sendJson(res, 200, {
         changed,
         label: { task: label.task, image: label.image, value: label.value, seq: label.seq },
-        progress: progressFor(body.task, rater),
       });
     }
     if (a === 'labels' && parts.length === 3 && b === 'undo') {

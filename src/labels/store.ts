@@ -49,6 +49,13 @@ export class LabelStore {
   /** Random per database; prefixes event ids so two stores never produce the same id. */
   readonly storeId: string;
   private listeners = new Set<() => void>();
+  private statements = new Map<string, Database.Statement>();
+  /** db.prepare, compiled once per SQL text: compiling costs more than running these small queries. */
+  private sql: Database.Database['prepare'] = ((source: string) => {
+    let s = this.statements.get(source);
+    if (!s) this.statements.set(source, (s = this.db.prepare(source)));
+    return s;
+  }) as Database.Database['prepare'];
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -56,14 +63,14 @@ export class LabelStore {
     this.db.pragma('journal_mode = WAL');
     // FULL, not NORMAL: in WAL mode NORMAL already survives a killed process (the commit is in
     // the OS page cache), but only FULL also survives an OS crash or power loss. A label is a
-    // person's work and is acknowledged to them; the fsync per commit costs ~0.1 ms here and
-    // labels arrive at human speed.
+    // person's work and is acknowledged to them. The fsync costs 0.1-5 ms per commit on this
+    // machine (load-dependent), which the server amortises by committing concurrent labels together.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     // The CLI and a running server may open the same file; wait instead of failing at once.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
-    const get = this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    const get = this.sql<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
     const version = get.get('schema_version')?.value;
     if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
       throw new LabelError(
@@ -71,7 +78,7 @@ export class LabelStore {
         `${path} has label schema version ${version}, this alignrun expects ${SCHEMA_VERSION}.`,
       );
     }
-    const put = this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+    const put = this.sql('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
     put.run('schema_version', String(SCHEMA_VERSION));
     put.run('store_id', randomBytes(6).toString('hex'));
     this.storeId = get.get('store_id')!.value;
@@ -109,12 +116,10 @@ export class LabelStore {
           }
           return existing;
         }
-        this.db
-          .prepare(
-            'INSERT INTO tasks (id, experiment, title, status, quorum, created) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(task.id, task.experiment, task.title, 'open', task.quorum, now());
-        const ins = this.db.prepare(
+        this.sql(
+          'INSERT INTO tasks (id, experiment, title, status, quorum, created) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(task.id, task.experiment, task.title, 'open', task.quorum, now());
+        const ins = this.sql(
           'INSERT INTO task_images (task, image, ord, prompt, path, category, split) VALUES (?, ?, ?, ?, ?, ?, ?)',
         );
         task.images.forEach((im, i) =>
@@ -126,35 +131,29 @@ export class LabelStore {
   }
 
   closeTask(id: string): TaskInfo {
-    const r = this.db.prepare("UPDATE tasks SET status = 'closed' WHERE id = ?").run(id);
+    const r = this.sql("UPDATE tasks SET status = 'closed' WHERE id = ?").run(id);
     if (r.changes === 0) throw new LabelError('not_found', `There is no task '${id}'.`);
     return this.getTask(id)!;
   }
 
   getTask(id: string): TaskInfo | undefined {
-    return this.db.prepare<[string], TaskInfo>('SELECT * FROM tasks WHERE id = ?').get(id);
+    return this.sql<[string], TaskInfo>('SELECT * FROM tasks WHERE id = ?').get(id);
   }
 
   openTasks(): TaskInfo[] {
-    return this.db
-      .prepare<[], TaskInfo>("SELECT * FROM tasks WHERE status = 'open' ORDER BY created, id")
-      .all();
+    return this.sql<[], TaskInfo>("SELECT * FROM tasks WHERE status = 'open' ORDER BY created, id").all();
   }
 
   taskImages(task: string): TaskImage[] {
-    return this.db
-      .prepare<[string], TaskImage>(
-        'SELECT image AS id, prompt, path, category, split FROM task_images WHERE task = ? ORDER BY ord',
-      )
-      .all(task);
+    return this.sql<[string], TaskImage>(
+      'SELECT image AS id, prompt, path, category, split FROM task_images WHERE task = ? ORDER BY ord',
+    ).all(task);
   }
 
   getImage(task: string, image: string): TaskImage | undefined {
-    return this.db
-      .prepare<[string, string], TaskImage>(
-        'SELECT image AS id, prompt, path, category, split FROM task_images WHERE task = ? AND image = ?',
-      )
-      .get(task, image);
+    return this.sql<[string, string], TaskImage>(
+      'SELECT image AS id, prompt, path, category, split FROM task_images WHERE task = ? AND image = ?',
+    ).get(task, image);
   }
 
   // ---- raters ----
@@ -170,9 +169,12 @@ export class LabelStore {
     if (this.findRater(name)) throw new LabelError('conflict', `A rater named '${name}' already exists.`);
     const token = randomBytes(24).toString('base64url');
     const id = 'r-' + randomBytes(6).toString('hex');
-    this.db
-      .prepare('INSERT INTO raters (id, name, token_hash, revoked, created) VALUES (?, ?, ?, 0, ?)')
-      .run(id, name, hashToken(token), now());
+    this.sql('INSERT INTO raters (id, name, token_hash, revoked, created) VALUES (?, ?, ?, 0, ?)').run(
+      id,
+      name,
+      hashToken(token),
+      now(),
+    );
     return { rater: this.findRater(name)!, token };
   }
 
@@ -182,29 +184,28 @@ export class LabelStore {
   }
 
   listRaters(): Rater[] {
-    return this.db.prepare<[], Row>('SELECT * FROM raters ORDER BY created, name').all().map(toRater);
+    return this.sql<[], Row>('SELECT * FROM raters ORDER BY created, name').all().map(toRater);
   }
 
   /** Finds a rater by name or id. */
   findRater(nameOrId: string): Rater | undefined {
-    const r = this.db
-      .prepare<[string, string], Row>('SELECT * FROM raters WHERE name = ? OR id = ?')
-      .get(nameOrId, nameOrId);
+    const r = this.sql<[string, string], Row>('SELECT * FROM raters WHERE name = ? OR id = ?').get(
+      nameOrId,
+      nameOrId,
+    );
     return r && toRater(r);
   }
 
   /** The rater a token belongs to, revoked or not (the caller decides what revoked means), or undefined. */
   raterForToken(token: string): Rater | undefined {
-    const r = this.db
-      .prepare<[string], Row>('SELECT * FROM raters WHERE token_hash = ?')
-      .get(hashToken(token));
+    const r = this.sql<[string], Row>('SELECT * FROM raters WHERE token_hash = ?').get(hashToken(token));
     return r && toRater(r);
   }
 
   revokeRater(nameOrId: string): Rater {
     const rater = this.findRater(nameOrId);
     if (!rater) throw new LabelError('not_found', `There is no rater '${nameOrId}'.`);
-    this.db.prepare('UPDATE raters SET revoked = 1 WHERE id = ?').run(rater.id);
+    this.sql('UPDATE raters SET revoked = 1 WHERE id = ?').run(rater.id);
     return { ...rater, revoked: true };
   }
 
@@ -224,6 +225,28 @@ export class LabelStore {
     return results;
   }
 
+  /**
+   * Stores each label independently but in one commit (one fsync): a refused label is rolled
+   * back to its own savepoint and reported in its slot, the others still commit.
+   */
+  recordLabelsEach(inputs: RecordLabelInput[]): (RecordResult | LabelError)[] {
+    const one = this.db.transaction((i: RecordLabelInput) => this.recordInTx(i));
+    const results = this.db
+      .transaction(() =>
+        inputs.map((i) => {
+          try {
+            return one(i);
+          } catch (err) {
+            if (err instanceof LabelError) return err;
+            throw err;
+          }
+        }),
+      )
+      .immediate();
+    if (results.some((r) => !(r instanceof LabelError) && r.changed)) this.notify();
+    return results;
+  }
+
   private recordInTx({ task, image, rater, value }: RecordLabelInput): RecordResult {
     if (!LABEL_VALUES.includes(value)) {
       throw new LabelError('invalid', `Label value '${String(value)}' is not one of good, bad, skip.`);
@@ -237,17 +260,15 @@ export class LabelStore {
     const r = this.findRater(rater);
     if (!r || r.id !== rater) throw new LabelError('not_found', `There is no rater with id '${rater}'.`);
     if (r.revoked) throw new LabelError('forbidden', `Rater '${r.name}' has been revoked.`);
-    const old = this.db
-      .prepare<[string, string, string], Label>(
-        'SELECT * FROM labels WHERE task = ? AND image = ? AND rater = ?',
-      )
-      .get(task, image, rater);
+    const old = this.sql<[string, string, string], Label>(
+      'SELECT * FROM labels WHERE task = ? AND image = ? AND rater = ?',
+    ).get(task, image, rater);
     if (old && old.value === value) return { label: old, changed: false };
-    if (old) this.db.prepare('DELETE FROM labels WHERE seq = ?').run(old.seq);
+    if (old) this.sql('DELETE FROM labels WHERE seq = ?').run(old.seq);
     const at = now();
-    const ins = this.db
-      .prepare('INSERT INTO labels (task, image, rater, value, created) VALUES (?, ?, ?, ?, ?)')
-      .run(task, image, rater, value, at);
+    const ins = this.sql(
+      'INSERT INTO labels (task, image, rater, value, created) VALUES (?, ?, ?, ?, ?)',
+    ).run(task, image, rater, value, at);
     this.addEvent('label', task, image, rater, value, at);
     return {
       label: { task, image, rater, value, created: at, seq: Number(ins.lastInsertRowid) },
@@ -263,13 +284,11 @@ export class LabelStore {
         if (!t) throw new LabelError('not_found', `There is no task '${task}'.`);
         if (t.status !== 'open')
           throw new LabelError('closed', `Task '${task}' is closed; its labels are final.`);
-        const last = this.db
-          .prepare<[string, string], Label>(
-            'SELECT * FROM labels WHERE rater = ? AND task = ? ORDER BY seq DESC LIMIT 1',
-          )
-          .get(rater, task);
+        const last = this.sql<[string, string], Label>(
+          'SELECT * FROM labels WHERE rater = ? AND task = ? ORDER BY seq DESC LIMIT 1',
+        ).get(rater, task);
         if (!last) return undefined;
-        this.db.prepare('DELETE FROM labels WHERE seq = ?').run(last.seq);
+        this.sql('DELETE FROM labels WHERE seq = ?').run(last.seq);
         this.addEvent('retract', task, last.image, rater, null, now());
         return last;
       })
@@ -279,27 +298,23 @@ export class LabelStore {
   }
 
   labels(task: string): Label[] {
-    return this.db.prepare<[string], Label>('SELECT * FROM labels WHERE task = ? ORDER BY seq').all(task);
+    return this.sql<[string], Label>('SELECT * FROM labels WHERE task = ? ORDER BY seq').all(task);
   }
 
   progress(task: string): Progress {
     const t = this.getTask(task);
     if (!t) throw new LabelError('not_found', `There is no task '${task}'.`);
-    const total = this.db
-      .prepare<[string], { n: number }>('SELECT count(*) AS n FROM task_images WHERE task = ?')
-      .get(task)!.n;
-    const complete = this.db
-      .prepare<[string, number], { n: number }>(
-        `SELECT count(*) AS n FROM (SELECT image FROM labels WHERE task = ? AND value != 'skip'
+    const total = this.sql<[string], { n: number }>(
+      'SELECT count(*) AS n FROM task_images WHERE task = ?',
+    ).get(task)!.n;
+    const complete = this.sql<[string, number], { n: number }>(
+      `SELECT count(*) AS n FROM (SELECT image FROM labels WHERE task = ? AND value != 'skip'
          GROUP BY image HAVING count(*) >= ?)`,
-      )
-      .get(task, t.quorum)!.n;
-    const perRater = this.db
-      .prepare<[string], { rater: string; name: string; labelled: number }>(
-        `SELECT l.rater AS rater, r.name AS name, count(*) AS labelled FROM labels l JOIN raters r ON r.id = l.rater
+    ).get(task, t.quorum)!.n;
+    const perRater = this.sql<[string], { rater: string; name: string; labelled: number }>(
+      `SELECT l.rater AS rater, r.name AS name, count(*) AS labelled FROM labels l JOIN raters r ON r.id = l.rater
          WHERE l.task = ? GROUP BY l.rater ORDER BY r.name`,
-      )
-      .all(task);
+    ).all(task);
     return { task, total, complete, quorum: t.quorum, perRater };
   }
 
@@ -310,29 +325,25 @@ export class LabelStore {
   nextImageFor(rater: string, task: string): TaskImage | undefined {
     const t = this.getTask(task);
     if (!t) throw new LabelError('not_found', `There is no task '${task}'.`);
-    return this.db
-      .prepare<{ task: string; rater: string; quorum: number }, TaskImage>(
-        `SELECT ti.image AS id, ti.prompt, ti.path, ti.category, ti.split FROM task_images ti
+    return this.sql<{ task: string; rater: string; quorum: number }, TaskImage>(
+      `SELECT ti.image AS id, ti.prompt, ti.path, ti.category, ti.split FROM task_images ti
          LEFT JOIN (SELECT image, count(*) AS n FROM labels WHERE task = @task AND value != 'skip' GROUP BY image) c
            ON c.image = ti.image
          WHERE ti.task = @task AND NOT EXISTS
            (SELECT 1 FROM labels l WHERE l.task = ti.task AND l.image = ti.image AND l.rater = @rater)
          ORDER BY coalesce(c.n, 0) >= @quorum, ti.ord LIMIT 1`,
-      )
-      .get({ task, rater, quorum: t.quorum });
+    ).get({ task, rater, quorum: t.quorum });
   }
 
   /** Every label of the task with its image metadata, one JSON object per line, in label order. */
   exportJsonl(task: string): string {
     if (!this.getTask(task)) throw new LabelError('not_found', `There is no task '${task}'.`);
-    const rows = this.db
-      .prepare<[string], Row>(
-        `SELECT l.task, l.image, ti.prompt, ti.path, ti.category, ti.split, l.rater, r.name AS rater_name,
+    const rows = this.sql<[string], Row>(
+      `SELECT l.task, l.image, ti.prompt, ti.path, ti.category, ti.split, l.rater, r.name AS rater_name,
                 l.value, l.created, l.seq
          FROM labels l JOIN task_images ti ON ti.task = l.task AND ti.image = l.image JOIN raters r ON r.id = l.rater
          WHERE l.task = ? ORDER BY l.seq`,
-      )
-      .all(task);
+    ).all(task);
     return rows.map((r) => JSON.stringify(r) + '\n').join('');
   }
 
@@ -346,15 +357,19 @@ export class LabelStore {
     value: LabelValue | null,
     at: string,
   ) {
-    this.db
-      .prepare('INSERT INTO outbox (kind, task, image, rater, value, at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(kind, task, image, rater, value, at);
+    this.sql('INSERT INTO outbox (kind, task, image, rater, value, at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      kind,
+      task,
+      image,
+      rater,
+      value,
+      at,
+    );
   }
 
   /** The oldest events not yet acknowledged, in the order they were accepted. */
   pendingEvents(limit: number): LabelEvent[] {
-    return this.db
-      .prepare<[number], Row>('SELECT * FROM outbox ORDER BY seq LIMIT ?')
+    return this.sql<[number], Row>('SELECT * FROM outbox ORDER BY seq LIMIT ?')
       .all(limit)
       .map((r) => ({
         id: `${this.storeId}-${r.seq}`,
@@ -370,12 +385,12 @@ export class LabelStore {
   }
 
   pendingCount(): number {
-    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()!.n;
+    return this.sql<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()!.n;
   }
 
   /** Drops events the receiver has acknowledged. */
   ackEvents(events: Pick<LabelEvent, 'seq'>[]): void {
-    const del = this.db.prepare('DELETE FROM outbox WHERE seq = ?');
+    const del = this.sql('DELETE FROM outbox WHERE seq = ?');
     this.db.transaction(() => events.forEach((e) => del.run(e.seq))).immediate();
   }
 }
