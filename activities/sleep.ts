@@ -10,7 +10,7 @@ export const sleep: StageImplementation = async (input, ctx) => {
   return recordExecution(input, ctx, from, async () => {
     for (let step = from; step < steps; step++) {
       await ctx.sleep(stepMs);
-      ctx.heartbeat({ step: step + 1 });
+      ctx.heartbeat({ step: step + 1, steps });
     }
     const extra = (input.instance.params.metrics as Record<string, number> | undefined) ?? {};
     return { artifacts: {}, metrics: { ...extra, resumedFrom: from, steps } };

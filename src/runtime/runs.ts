@@ -25,6 +25,8 @@ export interface Submitted {
   /** True when a run of this plan was already running (attached) or already completed. */
   existing: boolean;
   completed?: boolean;
+  /** The previous run of this plan failed or was cancelled: this new run reuses its cached stages. */
+  restarted?: boolean;
 }
 
 /** Starts the plan, or attaches to its running run (the id derives from the plan hash). */
@@ -61,7 +63,13 @@ export async function submitPlan(
       ],
       memo: { experiment: plan.experiment, specFile: plan.specFile, kind: type },
     });
-    return { workflowId, runId: handle.firstExecutionRunId, type, existing: false };
+    return {
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      type,
+      existing: false,
+      restarted: before !== undefined,
+    };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
       return { workflowId, type, existing: true, completed: true };

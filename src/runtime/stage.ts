@@ -16,7 +16,10 @@ export interface StageContext {
   attempt: number;
   /** The details of the last heartbeat of an earlier attempt: resume from here. */
   checkpoint: unknown;
-  /** Reports liveness and progress; the details become `checkpoint` if the attempt is retried. */
+  /**
+   * Reports liveness and progress; the details become `checkpoint` if the attempt is retried.
+   * `{ step, steps }` in the details is shown as a progress bar by `status` and `watch`.
+   */
   heartbeat(details?: unknown): void;
   /** Aborted when the run is cancelled or the attempt times out (noticed on heartbeat). */
   signal: AbortSignal;

@@ -1,0 +1,52 @@
+// `alignrun up`: the local Temporal dev server (UI on) and a background worker; idempotent.
+import { parse, runVerb } from '../runtime/cli';
+import { runningWorker, startWorkerProcess, workerLog } from '../runtime/background';
+import { startDevServer } from '../runtime/devserver';
+import { stateDir, UserError } from '../runtime/paths';
+
+const HELP = `Usage: alignrun up [--port 7233] [--ui-port 8233] [--devices N] [--no-workers] [--state DIR]
+Starts the local Temporal dev server (persisted in the state folder) and a worker serving the cpu
+and gpu queues, both in the background. Running it again reuses what is already up.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return runVerb(async () => {
+    const { values } = parse('up', argv, {
+      port: { type: 'string' },
+      'ui-port': { type: 'string' },
+      devices: { type: 'string' },
+      'no-workers': { type: 'boolean' },
+      state: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const num = (v: string | undefined, what: string) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0)
+        throw new UserError(`alignrun up: ${what} must be a positive whole number, not "${v}".`);
+      return n;
+    };
+    const state = stateDir(values.state);
+    const server = await startDevServer({
+      stateDir: state,
+      port: num(values.port, '--port'),
+      uiPort: num(values['ui-port'], '--ui-port'),
+    });
+    process.stdout.write(`Temporal: ${server.address} (pid ${server.pid}, data ${server.dbFile})\n`);
+    process.stdout.write(`Temporal UI: ${server.uiUrl}\n`);
+    if (!values['no-workers']) {
+      const existing = runningWorker(state);
+      const pid =
+        existing ??
+        (await startWorkerProcess(state, server.address, { devices: num(values.devices, '--devices') }));
+      process.stdout.write(
+        `Worker: pid ${pid}${existing ? ' (already running)' : ''}, log ${workerLog(state)}\n`,
+      );
+    }
+    return 0;
+  });
+}
