@@ -88,7 +88,17 @@ export class GraphBuilder {
     const b = new GraphBuilder({ name: model.graph?.name ?? undefined, opset: Number(opset ?? 17) });
     b.base = model;
     const g = model.graph ?? {};
-    b.nodes.push(...(g.node ?? []).map((n) => onnx.NodeProto.create(n)));
+    // Own copies of the name lists, so rewiring a node never edits the caller's model.
+    b.nodes.push(
+      ...(g.node ?? []).map((n) =>
+        onnx.NodeProto.create({
+          ...n,
+          input: [...(n.input ?? [])],
+          output: [...(n.output ?? [])],
+          attribute: [...(n.attribute ?? [])],
+        }),
+      ),
+    );
     b.inputs.push(...(g.input ?? []).map((v) => onnx.ValueInfoProto.create(v)));
     b.outputs.push(...(g.output ?? []).map((v) => onnx.ValueInfoProto.create(v)));
     b.initializers.push(...(g.initializer ?? []).map((t) => onnx.TensorProto.create(t)));
