@@ -21,7 +21,7 @@ import {
 import { checkTaskInput, sameTask } from './task-input';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-const RATER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const RATER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export interface RecordLabelInput {
   task: string;
