@@ -179,7 +179,9 @@ export class TrackingBuffer {
       if (err instanceof Refused || (err instanceof MlflowError && !err.retryable)) {
         this.outbox.bury(seqs, err.message);
         const op = batch[0].op;
-        this.options.onDeadLetter(`MLflow refused a ${op.kind} call for run '${op.runKey}': ${err.message}`);
+        this.options.onDeadLetter(
+          `A ${op.kind} call for run '${op.runKey}' was set aside in ${this.outbox.path} (dead letters): ${err.message}`,
+        );
         return;
       }
       this.outbox.noteFailure(seqs, (err as Error).message);
@@ -203,7 +205,7 @@ export class TrackingBuffer {
 
   private runIdOf(runKey: string): string {
     const id = this.outbox.runId(runKey);
-    if (!id) throw new Refused(`run '${runKey}' was never started in MLflow`);
+    if (!id) throw new Refused(`its run was never created in MLflow (its startRun call failed).`);
     return id;
   }
 
