@@ -1,0 +1,125 @@
+/**
+ * Labelled examples for the reward model, and the tensors of one objective batch: images, the
+ * token ids of each example's original prompt followed by its K perturbations, labels, the
+ * candidate mask and the auxiliary weights.
+ */
+import type { Image } from '../domains/shapes/types';
+import { parsePrompt, perturbPrompt, perturbText, promptSplit } from '../domains/shapes/index';
+import type { PromptTokenizer } from '../model/tokenizer';
+import type { TensorValue } from '../train/ir';
+import type { Rng } from '../util/rng';
+import { MISSING_CANDIDATE, OBJECTIVE_INPUTS } from './objective';
+
+/** One image-prompt pair with its feedback. */
+export interface RewardExample {
+  image: Image;
+  prompt: string;
+  /** 1 good, 0 bad (a mean of several raters' labels is accepted: it is regressed on). */
+  label: number;
+  /** Prompt category and seen/unseen split; derived from the prompt when it is a shapes prompt. */
+  category?: string;
+  split?: string;
+}
+
+/** A user-visible problem with the reward stage's inputs. */
+export class RewardInputError extends Error {
+  override name = 'RewardInputError';
+}
+
+/** The examples with category and split filled in where the prompt is one of the shapes domain. */
+export function describeExamples(examples: readonly RewardExample[]): RewardExample[] {
+  return examples.map((e) => {
+    const parsed = parsePrompt(e.prompt);
+    return {
+      ...e,
+      category: e.category ?? parsed?.category,
+      split: e.split ?? (parsed ? promptSplit(parsed) : undefined),
+    };
+  });
+}
+
+/** Checks a label set once, with one sentence per problem. */
+export function checkExamples(examples: readonly RewardExample[], imageSize: number): void {
+  if (examples.length === 0) {
+    throw new RewardInputError('The reward stage got no labelled images; label some images first.');
+  }
+  for (const [i, e] of examples.entries()) {
+    if (!e.prompt.trim())
+      throw new RewardInputError(`Labelled example ${i} has an empty prompt; every image needs its prompt.`);
+    if (!(e.label >= 0 && e.label <= 1)) {
+      throw new RewardInputError(
+        `Labelled example ${i} has label ${e.label}; labels must be 0 (bad) or 1 (good).`,
+      );
+    }
+    if (e.image.width !== imageSize || e.image.height !== imageSize) {
+      throw new RewardInputError(
+        `Labelled example ${i} is ${e.image.width}x${e.image.height}; the reward model takes ${imageSize}x${imageSize} images.`,
+      );
+    }
+  }
+  const good = examples.filter((e) => e.label >= 0.5).length;
+  if (good === 0 || good === examples.length) {
+    throw new RewardInputError(
+      `All ${examples.length} labels are ${good ? 'good' : 'bad'}; a reward model needs both good and bad examples.`,
+    );
+  }
+}
+
+/** Up to k perturbed prompts: attribute swaps for shapes prompts, word swaps for free text. */
+export function perturbations(prompt: string, k: number, rng: Rng): string[] {
+  const parsed = parsePrompt(prompt);
+  return parsed ? perturbPrompt(parsed, k, rng) : perturbText(prompt, k, rng);
+}
+
+export interface BatchOptions {
+  perturbations: number;
+  auxOn: 'positive' | 'all';
+  lambda: number;
+  temperature: number;
+}
+
+/** Feeds for the objective graph from examples[indices] (perturbations drawn from rng). */
+export function objectiveBatch(
+  examples: readonly RewardExample[],
+  indices: readonly number[],
+  tokenizer: PromptTokenizer,
+  options: BatchOptions,
+  rng: Rng,
+): Record<string, TensorValue> {
+  const B = indices.length;
+  const C = options.perturbations + 1;
+  const L = tokenizer.maxLength;
+  const size = examples[indices[0]].image.width;
+  const plane = 3 * size * size;
+  const image = new Float32Array(B * plane);
+  const ids = new Int32Array(B * C * L);
+  const label = new Float32Array(B);
+  const mask = new Float32Array(B * C);
+  const aux = new Float32Array(B);
+  indices.forEach((ex, b) => {
+    const e = examples[ex];
+    image.set(e.image.data, b * plane);
+    label[b] = e.label;
+    const others = perturbations(e.prompt, options.perturbations, rng.fork(`${ex}`));
+    const texts = [e.prompt, ...others];
+    for (let c = 0; c < C; c++) {
+      // A missing candidate repeats the original's ids (any valid ids do) and is masked out.
+      ids.set(tokenizer.encode(texts[c] ?? e.prompt), (b * C + c) * L);
+      if (c >= texts.length) mask[b * C + c] = MISSING_CANDIDATE;
+    }
+    // The task is only defined when there is something to pick from.
+    aux[b] = others.length > 0 && (options.auxOn === 'all' || e.label >= 0.5) ? 1 : 0;
+  });
+  const used = aux.reduce((s, v) => s + v, 0);
+  if (used > 0) for (let b = 0; b < B; b++) aux[b] /= used;
+  const I = OBJECTIVE_INPUTS;
+  return {
+    [I.image]: { dtype: 'float32', dims: [B, 3, size, size], data: image },
+    [I.inputIds]: { dtype: 'int32', dims: [B * C, L], data: ids },
+    [I.label]: { dtype: 'float32', dims: [B], data: label },
+    [I.candidateMask]: { dtype: 'float32', dims: [B, C], data: mask },
+    [I.auxWeight]: { dtype: 'float32', dims: [B], data: aux },
+    [I.lambda]: { dtype: 'float32', dims: [], data: Float32Array.of(options.lambda) },
+    [I.invTemperature]: { dtype: 'float32', dims: [], data: Float32Array.of(1 / options.temperature) },
+  };
+}

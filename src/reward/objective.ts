@@ -1,0 +1,87 @@
+/**
+ * The reward model's training objective as one ONNX graph (Lee et al. 2023, eq. 1-2):
+ *
+ *   L = (1/B) Σ_b (r(x_b, z_b) − y_b)²                                   regression on labels
+ *     + λ · Σ_b a_b · −log softmax_i( r(x_b, z_b,i) / T + m_b,i )[0]     pick the original prompt
+ *
+ * where z_b,0 is the original prompt and z_b,1..K its perturbations, y_b ∈ {0, 1} the label,
+ * m_b,i = 0 for a real candidate and −1e9 for a missing one (a prompt with fewer than K
+ * neighbours), and a_b the auxiliary weight of example b: 1/n_aux for the n_aux examples the
+ * auxiliary task applies to (the positive ones by default), else 0. The engine turns the graph
+ * into a training graph whose outputs are the loss, its gradients, and `mse`, `aux`, `scores`.
+ */
+import { GraphBuilder } from '../train/builder';
+import { buildTrainingGraph } from '../train/engine';
+import type { onnx } from '../train/onnx';
+import { rewardNet, type RewardNetConfig } from './network';
+
+export interface RewardBatchShape {
+  /** Examples per batch. */
+  batch: number;
+  /** Perturbed prompts per example (K); candidates per example are K + 1. */
+  perturbations: number;
+}
+
+/** Inputs of the objective graph, besides the trainable weights. */
+export const OBJECTIVE_INPUTS = {
+  image: 'image',
+  inputIds: 'input_ids',
+  label: 'label',
+  candidateMask: 'candidate_mask',
+  auxWeight: 'aux_weight',
+  lambda: 'lambda',
+  invTemperature: 'inv_temperature',
+} as const;
+
+/** A missing candidate's logit offset: exp(−1e9) is exactly 0 in float32. */
+export const MISSING_CANDIDATE = -1e9;
+
+/** The forward objective: outputs total (the loss), mse, aux and scores [B, K + 1]. */
+export function buildObjective(
+  config: RewardNetConfig,
+  shape: RewardBatchShape,
+  seed: number,
+): onnx.ModelProto {
+  const B = shape.batch;
+  const C = shape.perturbations + 1;
+  const I = OBJECTIVE_INPUTS;
+  const b = new GraphBuilder({ name: 'alignrun_reward_objective', opset: 17 });
+  const image = b.input(I.image, 'float32', [B, 3, config.imageSize, config.imageSize]);
+  const ids = b.input(I.inputIds, 'int32', [B * C, config.textLength]);
+  const label = b.input(I.label, 'float32', [B]);
+  const mask = b.input(I.candidateMask, 'float32', [B, C]);
+  const auxWeight = b.input(I.auxWeight, 'float32', [B]);
+  const lambda = b.input(I.lambda, 'float32', []);
+  const invT = b.input(I.invTemperature, 'float32', []);
+
+  const scores = b.identity(rewardNet(b, config, image, ids, C, seed), 'scores'); // [B, C]
+  const original = b.reshape(b.slice(scores, [0], [1], [1]), [B]);
+  const err = b.sub(original, label);
+  const mse = b.node('ReduceMean', [b.mul(err, err)], { keepdims: 0 }, { outputs: 'mse' });
+
+  const logits = b.add(b.mul(scores, invT), mask);
+  const logp = b.reshape(b.slice(b.logSoftmax(logits, 1), [0], [1], [1]), [B]);
+  const aux = b.node('ReduceSum', [b.neg(b.mul(logp, auxWeight))], { keepdims: 0 }, { outputs: 'aux' });
+
+  const total = b.identity(b.add(mse, b.mul(lambda, aux)), 'total');
+  b.output(total, 'float32', []);
+  b.output(mse, 'float32', []);
+  b.output(aux, 'float32', []);
+  b.output(scores, 'float32', [B, C]);
+  return b.build();
+}
+
+/** The training graph of the objective: every network weight trainable. */
+export async function buildRewardTrainingGraph(
+  config: RewardNetConfig,
+  shape: RewardBatchShape,
+  seed: number,
+): Promise<{ forward: onnx.ModelProto; training: onnx.ModelProto }> {
+  const forward = buildObjective(config, shape, seed);
+  const training = await buildTrainingGraph(forward, {
+    trainable: () => true,
+    loss: { output: 'total' },
+    keepOutputs: true,
+  });
+  return { forward, training };
+}

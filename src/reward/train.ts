@@ -1,0 +1,231 @@
+/**
+ * The reward stage: trains r(x, z) on labelled image-prompt pairs with the regression loss plus
+ * the auxiliary prompt-classification loss, and writes a standalone scoring model.
+ *
+ * Output folder:
+ *   reward.onnx    image [N, 3, S, S] + input_ids [N, L] int32 -> score [N]
+ *   reward.json    the network config and training params (what `RewardModel.open` reads)
+ *   tokenizer/     a copy of the tokenizer the ids come from
+ *   metrics.json   per-epoch losses, and accuracy/AUC on held-out labels by category and split
+ *   checkpoint/    the latest epoch's weights and optimiser state (a rerun resumes from it)
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer } from '../model/tokenizer';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { AdamW, clipGradNorm, type Tensors } from '../train/optim';
+import { createSession, runSession } from '../train/session';
+import { tensorValue } from '../train/ir';
+import { createRng } from '../util/rng';
+import { checkExamples, describeExamples, objectiveBatch, type RewardExample } from './data';
+import { separationByGroup, type Separation } from './metrics';
+import { buildRewardScorer, type RewardNetConfig } from './network';
+import { buildRewardTrainingGraph } from './objective';
+import { scoreWithSession } from './score';
+
+/** The reward stage's params, named as in the experiment spec (reward_stage). */
+export interface RewardParams {
+  /** Weight of the auxiliary loss (default 0.5). */
+  lambda?: number;
+  /** K perturbed prompts per example (default 3). */
+  perturbations?: number;
+  /** T in softmax(r / T) (default 1). */
+  temperature?: number;
+  /** Which pairs the auxiliary loss uses (default 'positive'). */
+  aux_on?: 'positive' | 'all';
+  learning_rate?: number;
+  epochs?: number;
+  batch_size?: number;
+  /** Share of the labels held out for metrics (default 0.2). */
+  validation_split?: number;
+  /** Width of the head's hidden layer (default 64). */
+  hidden?: number;
+  seed?: number;
+}
+
+export interface RewardStageInput {
+  params: RewardParams;
+  examples: readonly RewardExample[];
+  /** Tokenizer folder of the diffusion model whose prompts are scored. */
+  tokenizerDir: string;
+  outDir: string;
+  /** Extra labelled pairs never trained on (e.g. images of unseen prompts), reported as `test`. */
+  test?: readonly RewardExample[];
+  onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  mse: number;
+  aux: number;
+  validation: ReturnType<typeof separationByGroup> | null;
+  test: ReturnType<typeof separationByGroup> | null;
+}
+
+export interface RewardResult {
+  modelPath: string;
+  metricsPath: string;
+  epochs: EpochMetrics[];
+  /** The last epoch's held-out accuracy (validation, else test), for a stage summary. */
+  final: Separation | null;
+}
+
+type Resolved = Required<RewardParams>;
+
+function resolve(p: RewardParams): Resolved {
+  return {
+    lambda: p.lambda ?? 0.5,
+    perturbations: p.perturbations ?? 3,
+    temperature: p.temperature ?? 1,
+    aux_on: p.aux_on ?? 'positive',
+    learning_rate: p.learning_rate ?? 1e-3,
+    epochs: p.epochs ?? 20,
+    batch_size: p.batch_size ?? 32,
+    validation_split: p.validation_split ?? 0.2,
+    hidden: p.hidden ?? 64,
+    seed: p.seed ?? 0,
+  };
+}
+
+export async function trainReward(input: RewardStageInput): Promise<RewardResult> {
+  const params = resolve(input.params);
+  const all = describeExamples(input.examples);
+  const imageSize = all[0]?.image.width ?? 32;
+  checkExamples(all, imageSize);
+  const tokenizer = loadTokenizer(input.tokenizerDir);
+  const config: RewardNetConfig = {
+    imageSize,
+    textLength: tokenizer.maxLength,
+    vocabSize: vocabularySize(input.tokenizerDir),
+    padId: tokenizer.padId,
+    hidden: params.hidden,
+  };
+  const rng = createRng(`reward:${params.seed}`);
+
+  // Held-out labels: a seeded share, at least one example on each side when there are two.
+  const order = rng.fork('split').shuffle(all.map((_, i) => i));
+  const nVal = Math.min(all.length - 1, Math.round(params.validation_split * all.length));
+  const validation = order.slice(0, nVal).map((i) => all[i]);
+  const train = order.slice(nVal).map((i) => all[i]);
+  const test = input.test ? describeExamples(input.test) : [];
+
+  const B = Math.min(params.batch_size, train.length);
+  const { forward, training } = await buildRewardTrainingGraph(
+    config,
+    { batch: B, perturbations: params.perturbations },
+    params.seed,
+  );
+  const session = await createSession(training);
+  let weights: Tensors = {};
+  const dims: Record<string, number[]> = {};
+  for (const t of forward.graph!.initializer!) {
+    const v = tensorValue(t);
+    weights[t.name!] = v.data as Float32Array;
+    dims[t.name!] = v.dims;
+  }
+  const optimizer = new AdamW({ weightDecay: 0 });
+
+  mkdirSync(input.outDir, { recursive: true });
+  const ckptDir = join(input.outDir, 'checkpoint');
+  let history: EpochMetrics[] = [];
+  let start = 0;
+  if (existsSync(join(ckptDir, 'checkpoint.json'))) {
+    const ckpt = loadCheckpoint(ckptDir);
+    weights = ckpt.params;
+    optimizer.load(ckpt.optimizer);
+    start = ckpt.step;
+    history = (ckpt.meta?.history as EpochMetrics[]) ?? [];
+  }
+
+  const batchOptions = {
+    perturbations: params.perturbations,
+    auxOn: params.aux_on,
+    lambda: params.lambda,
+    temperature: params.temperature,
+  };
+  const stepsPerEpoch = Math.ceil(train.length / B);
+  for (let epoch = start; epoch < params.epochs; epoch++) {
+    const epochRng = rng.fork(`epoch:${epoch}`);
+    const perm = epochRng.shuffle(train.map((_, i) => i));
+    let sums = { loss: 0, mse: 0, aux: 0 };
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      input.signal?.throwIfAborted();
+      // The last batch wraps to the start of this epoch's order, so every batch is full.
+      const idx = Array.from({ length: B }, (_, j) => perm[(s * B + j) % perm.length]);
+      const feeds = objectiveBatch(train, idx, tokenizer, batchOptions, epochRng.fork(`batch:${s}`));
+      for (const [name, data] of Object.entries(weights))
+        feeds[name] = { dtype: 'float32', dims: dims[name], data };
+      const out = await runSession(session, feeds);
+      const grads: Tensors = {};
+      for (const name of Object.keys(weights)) grads[name] = out[`grad.${name}`].data as Float32Array;
+      clipGradNorm(grads, 1);
+      optimizer.step(weights, grads, params.learning_rate);
+      sums = {
+        loss: sums.loss + (out.loss.data as Float32Array)[0],
+        mse: sums.mse + (out.mse.data as Float32Array)[0],
+        aux: sums.aux + (out.aux.data as Float32Array)[0],
+      };
+    }
+    const scorer = await createSession(buildRewardScorer(config, params.seed, toMap(weights)).build());
+    const evaluate = async (set: RewardExample[]) =>
+      set.length === 0
+        ? null
+        : separationByGroup(
+            await scoreWithSession(
+              scorer,
+              tokenizer,
+              set.map((e) => e.image),
+              set.map((e) => e.prompt),
+            ),
+            set.map((e) => e.label),
+            { category: set.map((e) => e.category), split: set.map((e) => e.split) },
+          );
+    history.push({
+      epoch: epoch + 1,
+      loss: sums.loss / stepsPerEpoch,
+      mse: sums.mse / stepsPerEpoch,
+      aux: sums.aux / stepsPerEpoch,
+      validation: await evaluate(validation),
+      test: await evaluate(test),
+    });
+    saveCheckpoint(ckptDir, {
+      step: epoch + 1,
+      params: weights,
+      optimizer: optimizer.state(),
+      rngState: Uint32Array.of(epoch + 1),
+      meta: { history },
+    });
+    input.onProgress?.({ epoch: epoch + 1, epochs: params.epochs, loss: sums.loss / stepsPerEpoch });
+  }
+
+  const modelPath = join(input.outDir, 'reward.onnx');
+  buildRewardScorer(config, params.seed, toMap(weights)).save(modelPath);
+  const tokDir = join(input.outDir, 'tokenizer');
+  rmSync(tokDir, { recursive: true, force: true });
+  cpSync(input.tokenizerDir, tokDir, { recursive: true });
+  writeFileSync(join(input.outDir, 'reward.json'), `${JSON.stringify({ config, params }, null, 2)}\n`);
+  const metricsPath = join(input.outDir, 'metrics.json');
+  const summary = {
+    params,
+    examples: { train: train.length, validation: validation.length, test: test.length },
+    epochs: history,
+  };
+  writeFileSync(metricsPath, `${JSON.stringify(summary, null, 2)}\n`);
+  const last = history[history.length - 1];
+  return { modelPath, metricsPath, epochs: history, final: (last?.validation ?? last?.test)?.all ?? null };
+}
+
+function toMap(t: Tensors): Map<string, Float32Array> {
+  return new Map(Object.entries(t));
+}
+
+/** Vocabulary size of a CLIP tokenizer folder (vocab.json, else tokenizer.json's model.vocab). */
+export function vocabularySize(dir: string): number {
+  const vocabFile = join(dir, 'vocab.json');
+  const vocab = existsSync(vocabFile)
+    ? JSON.parse(readFileSync(vocabFile, 'utf8'))
+    : JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).model.vocab;
+  return Math.max(...Object.values(vocab as Record<string, number>)) + 1;
+}
