@@ -38,7 +38,7 @@ async function measure(ep: string): Promise<{ ms: number; out: Float32Array } | 
       graphOptimizationLevel: 'all',
     });
     const f = feeds();
-    let out = new Float32Array();
+    let out: Float32Array = new Float32Array();
     for (let i = 0; i < 3; i++) out = (await s.run(f)).out_sample.data as Float32Array;
     const ms: number[] = [];
     for (let i = 0; i < RUNS; i++) {
