@@ -65,6 +65,8 @@ test(
     let killRequested = false;
     let server!: { child: ChildProcess; url: string };
     let killedWithBatchInFlight = false;
+    let killedAt = 0;
+    let restartMs = 0;
     const receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
@@ -78,7 +80,8 @@ test(
           // clients still have labels in flight.
           killedWithBatchInFlight = true;
           server.child.kill('SIGKILL');
-          up = restart();
+          killedAt = performance.now();
+          up = restart().then(() => void (restartMs = performance.now() - killedAt));
         }
         res.end('ok');
       });
@@ -134,10 +137,16 @@ test(
     await Promise.all(Array.from({ length: CLIENTS }, client));
     const sendMs = performance.now() - t0;
 
+    // Wait for the forwarder to finish: the receiver has everything and the outbox is empty.
+    const watch = new LabelStore(db);
     const deadline = Date.now() + 30_000;
-    while (Object.keys(tally.labels).length < work.length && Date.now() < deadline) {
+    while (
+      (Object.keys(tally.labels).length < work.length || watch.pendingCount() > 0) &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    watch.close();
     server.child.kill('SIGKILL');
     await new Promise((r) => server.child.once('exit', r));
     receiver.close();
@@ -160,7 +169,7 @@ test(
       assert.ok(redelivered > 0, 'the unacknowledged batch really was sent again');
       console.log(
         `fault test: ${work.length} labels from ${CLIENTS} clients in ${(sendMs / 1000).toFixed(1)} s ` +
-          `(${Math.round(work.length / (sendMs / 1000))}/s incl. restart), ${lostToKill} requests lost ` +
+          `(${Math.round(work.length / (sendMs / 1000))}/s, incl. a ${(restartMs / 1000).toFixed(1)} s restart), ${lostToKill} requests lost ` +
           `to the kill and re-sent, ${redelivered} events re-delivered and dropped by the receiver`,
       );
     } finally {
