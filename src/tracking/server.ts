@@ -25,7 +25,10 @@ export interface MlflowServerOptions {
   host?: string;
   /** How long to wait for /health to answer. Default: 120 s (the first start runs migrations). */
   timeoutMs?: number;
-  /** Extra Host headers the server should accept (DNS-rebinding guard), e.g. 'mlflow.lab:5000'. */
+  /**
+   * Extra Host headers the server accepts (its DNS-rebinding guard), e.g. 'mlflow.lab:*', for when
+   * it is reached by another name. Loopback is always accepted. Default: MLflow's own list.
+   */
   allowedHosts?: string[];
   /** Python virtual environment holding mlflow. Default: $ALIGNRUN_VENV or <repo>/.venv. */
   venv?: string;
@@ -197,7 +200,12 @@ export async function startMlflowServer(options: MlflowServerOptions): Promise<M
     '--workers',
     '1',
   ];
-  if (options.allowedHosts?.length) args.push('--allowed-hosts', options.allowedHosts.join(','));
+  if (options.allowedHosts?.length) {
+    // --allowed-hosts replaces MLflow's default list (loopback and private IPs) instead of adding
+    // to it (measured on 3.17): keep loopback and the bound address, or local clients get 403.
+    const local = ['localhost', 'localhost:*', '127.0.0.1', '127.0.0.1:*', '[[]::1]:*', host, `${host}:*`];
+    args.push('--allowed-hosts', [...new Set([...local, ...options.allowedHosts])].join(','));
+  }
   const child = spawn(mlflowBin, args, {
     cwd: stateDir,
     detached: true,

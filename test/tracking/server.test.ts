@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +18,33 @@ function liveGroupMembers(pgid: number): string[] {
     .map(([, , pid]) => pid);
 }
 
+// Status of a request sent with a given Host header (fetch does not let us set it).
+function statusWithHost(url: string, host: string): Promise<number> {
+  const u = new URL(url);
+  return new Promise((ok, fail) => {
+    request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: '/api/2.0/mlflow/experiments/search?max_results=1',
+        headers: { host },
+      },
+      (res) => {
+        res.resume();
+        ok(res.statusCode ?? 0);
+      },
+    )
+      .on('error', fail)
+      .end();
+  });
+}
+
 let stateDir: string;
 let server: MlflowServer;
 
 before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'alignrun-mlflow-server-'));
-  server = await startMlflowServer({ stateDir, timeoutMs: 180_000 });
+  server = await startMlflowServer({ stateDir, timeoutMs: 180_000, allowedHosts: ['mlflow.lab:*'] });
 });
 
 after(async () => {
@@ -44,6 +66,14 @@ test('the server uses one worker and no job runner', () => {
   const cmds = execFileSync('ps', ['-o', 'args=', '-g', String(server.pid)]).toString();
   assert.match(cmds, /uvicorn .*--workers 1/);
   assert.doesNotMatch(cmds, /huey|_job_runner/);
+});
+
+test('allowed hosts add to loopback instead of replacing it', async () => {
+  const port = new URL(server.url).port;
+  assert.equal(await statusWithHost(server.url, `mlflow.lab:${port}`), 200);
+  assert.equal(await statusWithHost(server.url, `127.0.0.1:${port}`), 200);
+  assert.equal(await statusWithHost(server.url, `localhost:${port}`), 200);
+  assert.equal(await statusWithHost(server.url, `evil.example:${port}`), 403);
 });
 
 test('starting again for the same state folder returns the running server', async () => {
