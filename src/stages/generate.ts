@@ -1,0 +1,45 @@
+// Stage `generate`: images for every prompt with a diffusion model. Writes into the instance's
+// work folder, so a retried attempt resumes mid-batch; heartbeats progress.
+import { generateImages } from '../model/generate';
+import type { StageImplementation } from '../runtime/stage';
+import { inputRef, modelFolder, providerFor, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import type { PromptRecord } from './prompts';
+
+export const run: StageImplementation = async (input, ctx) => {
+  const p = input.instance.params as {
+    images_per_prompt: number;
+    sampler: {
+      scheduler: 'ddim' | 'euler' | 'dpmpp_2m';
+      steps: number;
+      guidance_scale: number;
+      batch_size: number;
+    };
+    seed: number;
+  };
+  const modelRef = inputRef(input, 'model');
+  const modelDir = await modelFolder(input, ctx, modelRef);
+  const { prompts } = await readJsonArtifact<{ prompts: PromptRecord[] }>(
+    ctx,
+    upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts'),
+  );
+  const outDir = workDir(input, ctx);
+  const entries = await generateImages(
+    {
+      modelDir,
+      prompts: prompts.map((x) => ({ id: x.id, text: x.text })),
+      imagesPerPrompt: p.images_per_prompt,
+      seed: p.seed,
+      scheduler: p.sampler.scheduler === 'dpmpp_2m' ? 'dpmpp-2m' : p.sampler.scheduler,
+      steps: p.sampler.steps,
+      guidanceScale: p.sampler.guidance_scale,
+      batchSize: p.sampler.batch_size,
+      ...providerFor(input, modelRef),
+    },
+    { outDir, signal: ctx.signal, onProgress: (done, total) => ctx.heartbeat({ step: done, steps: total }) },
+  );
+  const images = await ctx.store.putDir(outDir);
+  return {
+    artifacts: { images, prompts: upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts') },
+    metrics: { images: entries.length },
+  };
+};
