@@ -1,0 +1,159 @@
+/**
+ * The evaluate stage: for each model and each prompt split, generates images for fixed prompts
+ * and seeds and measures alignment (the judge's `aligned`, per category), mean reward (with a
+ * reward model), and fidelity (the share the judge finds well formed, and the Fréchet distance of
+ * image statistics to rendered images of the same prompts). Writes metrics.json and, per split,
+ * a contact sheet with one row per model over the same prompts and seeds.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generatePrompts, judge, renderPrompt } from '../domains/shapes/index';
+import {
+  PROMPT_CATEGORIES,
+  type Image,
+  type PromptCategory,
+  type PromptSplit,
+} from '../domains/shapes/types';
+import { contactSheet } from '../model/images';
+import { DiffusionPipeline } from '../model/pipeline';
+import type { SchedulerName } from '../model/schedulers/index';
+import { RewardModel } from '../reward/score';
+import { frechetDistance, imageFeatures } from './fidelity';
+
+/** The evaluate stage's params, named as in the spec (evaluate_stage). */
+export interface EvaluateParams {
+  splits?: PromptSplit[];
+  categories?: PromptCategory[];
+  per_category?: number;
+  seeds?: (number | string)[];
+  sampler?: { scheduler?: SchedulerName | 'dpmpp_2m'; steps?: number; guidance_scale?: number };
+  /** Seed of the prompt draw (fixed, so every model sees the same prompts). */
+  seed?: number;
+}
+
+export interface EvaluateInput {
+  params: EvaluateParams;
+  /** Model name -> SD-layout folder, e.g. { base: 'models/tiny', tuned: 'out/finetune' }. */
+  models: Record<string, string>;
+  /** A reward stage's output folder, for mean reward. */
+  rewardDir?: string;
+  outDir: string;
+  onProgress?: (p: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface SplitMetrics {
+  images: number;
+  /** Share of images the judge finds aligned with their prompt. */
+  alignment: number;
+  alignmentByCategory: Record<string, number>;
+  /** Share of images the judge finds well formed. */
+  wellFormed: number;
+  /** Fréchet distance of image statistics to rendered images of the same prompts and seeds. */
+  frechet: number;
+  meanReward: number | null;
+}
+
+export interface EvaluateResult {
+  metrics: Record<string, Record<string, SplitMetrics>>;
+  metricsPath: string;
+  sheets: string[];
+}
+
+export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
+  const p = input.params;
+  const splits = p.splits ?? ['seen', 'unseen'];
+  const categories = p.categories ?? [...PROMPT_CATEGORIES];
+  const seeds = p.seeds ?? [0, 1];
+  const names = Object.keys(input.models);
+  if (names.length === 0) throw new Error('The evaluate stage got no models; name at least one.');
+  const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
+  const scheduler = (
+    p.sampler?.scheduler === 'dpmpp_2m' ? 'dpmpp-2m' : (p.sampler?.scheduler ?? 'ddim')
+  ) as SchedulerName;
+  mkdirSync(input.outDir, { recursive: true });
+
+  const work = splits.map((split) => {
+    const prompts = generatePrompts({
+      categories,
+      perCategory: p.per_category ?? 16,
+      split,
+      seed: p.seed ?? 0,
+    });
+    const jobs = prompts.flatMap((prompt) => seeds.map((seed) => ({ prompt, seed: `${prompt.id}:${seed}` })));
+    return { split, jobs };
+  });
+  const total = names.length * work.reduce((s, w) => s + w.jobs.length, 0);
+  let done = 0;
+  const metrics: Record<string, Record<string, SplitMetrics>> = {};
+  const sheets: string[] = [];
+  try {
+    for (const { split, jobs } of work) {
+      if (jobs.length === 0) continue;
+      const rendered = jobs.map((j) => imageFeatures(renderPrompt(j.prompt, { seed: j.seed })));
+      const rows: { name: string; images: Image[] }[] = [];
+      for (const name of names) {
+        input.signal?.throwIfAborted();
+        const pipeline = await DiffusionPipeline.open(input.models[name]);
+        let images: Image[];
+        try {
+          images = await pipeline.generate({
+            prompts: jobs.map((j) => j.prompt.text),
+            seeds: jobs.map((j) => j.seed),
+            scheduler,
+            steps: p.sampler?.steps ?? 20,
+            guidanceScale: p.sampler?.guidance_scale ?? 5,
+            signal: input.signal,
+          });
+        } finally {
+          await pipeline.close();
+        }
+        done += jobs.length;
+        input.onProgress?.({ done, total });
+        const verdicts = images.map((im, k) => judge(im, jobs[k].prompt));
+        const byCategory: Record<string, number> = {};
+        for (const c of categories) {
+          const idx = jobs.flatMap((j, k) => (j.prompt.category === c ? [k] : []));
+          if (idx.length) byCategory[c] = idx.filter((k) => verdicts[k].aligned).length / idx.length;
+        }
+        const scores = reward
+          ? await reward.score(
+              images,
+              jobs.map((j) => j.prompt.text),
+            )
+          : null;
+        (metrics[name] ??= {})[split] = {
+          images: images.length,
+          alignment: verdicts.filter((v) => v.aligned).length / images.length,
+          alignmentByCategory: byCategory,
+          wellFormed: verdicts.filter((v) => v.wellFormed).length / images.length,
+          frechet: frechetDistance(images.map(imageFeatures), rendered),
+          meanReward: scores ? scores.reduce((s, v) => s + v, 0) / scores.length : null,
+        };
+        rows.push({ name, images });
+      }
+      // Same prompts and seeds in every row: the first seed of up to 8 prompts.
+      const shown = jobs
+        .map((_, k) => k)
+        .filter((k) => k % seeds.length === 0)
+        .slice(0, 8);
+      const cells = rows.flatMap((r) =>
+        shown.map((k) => ({ image: r.images[k], caption: `${r.name}: ${jobs[k].prompt.text}` })),
+      );
+      const path = join(input.outDir, `sheet-${split}.png`);
+      writeFileSync(
+        path,
+        await contactSheet(cells, {
+          columns: shown.length,
+          title: `${split} prompts: ${names.join(' vs ')}`,
+        }),
+      );
+      sheets.push(path);
+    }
+  } finally {
+    await reward?.close();
+  }
+  const metricsPath = join(input.outDir, 'metrics.json');
+  writeFileSync(metricsPath, `${JSON.stringify({ params: p, models: input.models, metrics }, null, 2)}\n`);
+  return { metrics, metricsPath, sheets };
+}

@@ -1,0 +1,196 @@
+/**
+ * Denoising training of a model folder's UNet on weighted samples — the engine under both the
+ * pretrain and the finetune stages. Writes a new SD-layout folder (a copy of the base with the
+ * new UNet weights, LoRA merged) that the pipeline loads like any other, checkpoints every N steps
+ * and resumes exactly from `outDir/checkpoint`.
+ */
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModelFolder } from '../model/loader';
+import { loadModel, makeTensor, saveModel, tensorValue } from '../train/ir';
+import { addLora, mergeLora } from '../train/lora';
+import type { onnx } from '../train/onnx';
+import { AdamW, constantLr, cosineWithWarmup, Sgd, type Optimizer, type Schedule } from '../train/optim';
+import { Trainer } from '../train/trainer';
+import { noiseSchedule, noisyBatch, TextConditioner, type DenoiseSample } from './data';
+import { buildDenoisingObjective, DENOISE_LOSS, denoisingInputShapes } from './objective';
+
+/** The optimiser block of the spec (optimizer). */
+export interface OptimizerParams {
+  type?: 'adamw' | 'sgd';
+  weight_decay?: number;
+  grad_clip?: number;
+  schedule?: 'constant' | 'cosine';
+  warmup_steps?: number;
+}
+
+export interface LoraParams {
+  rank?: number;
+  alpha?: number;
+  /** Glob patterns of weight names that get adapters (default ['*']). */
+  targets?: string[];
+}
+
+export interface DenoiseTrainingOptions {
+  /** The base SD-layout model folder. */
+  baseDir: string;
+  /** The new model folder (its `checkpoint/` holds the resume state). */
+  outDir: string;
+  /** Model-generated samples, weighted by label or reward. */
+  modelData: readonly DenoiseSample[];
+  /** Pretraining samples (their weight is β). */
+  pretrainData: readonly DenoiseSample[];
+  steps: number;
+  learningRate: number;
+  batchSize: number;
+  optimizer?: OptimizerParams;
+  method?: 'full' | 'lora';
+  lora?: LoraParams;
+  checkpointEvery?: number;
+  seed?: number;
+  /** Chance of conditioning a sample on the empty prompt (default 0.1). */
+  uncondProb?: number;
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface DenoiseTrainingResult {
+  modelDir: string;
+  /** Loss per step, from the first step of this run (a resumed run reports its own steps). */
+  losses: number[];
+  resumedFrom: number;
+}
+
+export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseTrainingResult> {
+  const model = loadModelFolder(o.baseDir);
+  if (o.modelData.length + o.pretrainData.length === 0) {
+    throw new Error('There is no training data: give labelled images or pretraining samples.');
+  }
+  const B = o.batchSize;
+  const unet = loadModel(model.unet.path);
+  const conditioner = await TextConditioner.open(model);
+  await conditioner.prepare([
+    '',
+    ...o.modelData.map((s) => s.prompt),
+    ...o.pretrainData.map((s) => s.prompt),
+  ]);
+
+  let objective: onnx.IModelProto = buildDenoisingObjective(unet, B);
+  const floats = new Set(
+    (unet.graph?.initializer ?? []).filter((t) => t.dataType === 1).map((t) => t.name ?? ''),
+  );
+  let trainable: string[] | ((n: string) => boolean) = (n) => floats.has(n);
+  let adapters: ReturnType<typeof addLora>['adapters'] = [];
+  if ((o.method ?? 'full') === 'lora') {
+    const targets = (o.lora?.targets ?? ['*']).map(globToRegExp);
+    const lora = addLora(objective, {
+      match: (n) => targets.some((r) => r.test(n)),
+      rank: o.lora?.rank ?? 4,
+      alpha: o.lora?.alpha ?? 4,
+      seed: o.seed ?? 0,
+    });
+    objective = lora.model;
+    adapters = lora.adapters;
+    trainable = lora.trainable;
+  }
+
+  const inputShapes = denoisingInputShapes(model.sample, conditioner.length, conditioner.width, B);
+  const opt = o.optimizer ?? {};
+  const optimizer: Optimizer =
+    opt.type === 'sgd'
+      ? new Sgd({ momentum: 0.9, weightDecay: opt.weight_decay ?? 0 })
+      : new AdamW({ weightDecay: opt.weight_decay ?? 0 });
+  const schedule: Schedule =
+    opt.schedule === 'cosine'
+      ? cosineWithWarmup({ lr: o.learningRate, warmupSteps: opt.warmup_steps ?? 0, totalSteps: o.steps })
+      : opt.warmup_steps
+        ? cosineWithWarmup({ lr: o.learningRate, warmupSteps: opt.warmup_steps, totalSteps: Infinity })
+        : constantLr(o.learningRate);
+  const alphaBar = noiseSchedule(model);
+  const timestepType = model.dtypes.timestep === 'int64' ? 'int64' : 'float32';
+  // With both kinds of data, half of every batch is each (the loss weights them by w and β).
+  const nModel = o.pretrainData.length === 0 ? B : o.modelData.length === 0 ? 0 : Math.ceil(B / 2);
+  const data = [...o.modelData, ...o.pretrainData];
+  const ckptDir = join(o.outDir, 'checkpoint');
+  const trainer = await Trainer.create({
+    model: objective,
+    trainable,
+    loss: { output: DENOISE_LOSS },
+    inputShapes,
+    optimizer,
+    schedule,
+    clipNorm: opt.grad_clip ?? 1,
+    seed: o.seed ?? 0,
+    checkpointDir: ckptDir,
+    checkpointEvery: o.checkpointEvery ?? 50,
+    batch: (_step, rng) => {
+      const idx = Array.from({ length: B }, (_, b) =>
+        b < nModel
+          ? Math.floor(rng.uniform() * o.modelData.length)
+          : o.modelData.length + Math.floor(rng.uniform() * o.pretrainData.length),
+      );
+      return noisyBatch(
+        data,
+        idx,
+        { alphaBar, conditioner, uncondProb: o.uncondProb ?? 0.1, timestepType },
+        rng,
+      );
+    },
+  });
+  let resumedFrom = 0;
+  if (existsSync(join(ckptDir, 'checkpoint.json'))) {
+    trainer.resume();
+    resumedFrom = trainer.step;
+  }
+  const losses: number[] = [];
+  try {
+    while (trainer.step < o.steps) {
+      o.signal?.throwIfAborted();
+      const r = await trainer.trainStep();
+      losses.push(r.loss);
+      o.onProgress?.({ step: trainer.step, steps: o.steps, loss: r.loss });
+    }
+    if (trainer.step % (o.checkpointEvery ?? 50) !== 0) trainer.checkpoint();
+    let trained = trainer.exportModel();
+    if (adapters.length) trained = mergeLora(trained, adapters);
+    writeModelFolder(o.baseDir, o.outDir, unet, trained);
+  } finally {
+    await trainer.release();
+    await conditioner.close();
+  }
+  return { modelDir: o.outDir, losses, resumedFrom };
+}
+
+/** Copies the base folder to outDir, with the UNet's weights replaced by the trained ones. */
+function writeModelFolder(
+  baseDir: string,
+  outDir: string,
+  unet: onnx.ModelProto,
+  trained: onnx.IModelProto,
+): void {
+  const values = new Map((trained.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const initializer = (unet.graph?.initializer ?? []).map((t) => {
+    const v = values.get(t.name ?? '');
+    return v ? makeTensor(t.name ?? '', tensorValue(v).data, tensorValue(v).dims) : t;
+  });
+  mkdirSync(outDir, { recursive: true });
+  for (const part of ['model_index.json', 'text_encoder', 'tokenizer', 'scheduler', 'vae_decoder']) {
+    const from = join(baseDir, part);
+    if (!existsSync(from)) continue;
+    rmSync(join(outDir, part), { recursive: true, force: true });
+    cpSync(from, join(outDir, part), { recursive: true });
+  }
+  mkdirSync(join(outDir, 'unet'), { recursive: true });
+  for (const f of ['config.json'])
+    if (existsSync(join(baseDir, 'unet', f))) cpSync(join(baseDir, 'unet', f), join(outDir, 'unet', f));
+  saveModel({ ...unet, graph: { ...unet.graph, initializer } }, join(outDir, 'unet', 'model.onnx'));
+  writeFileSync(join(outDir, 'unet', 'TRAINED_FROM'), `${baseDir}\n`);
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}

@@ -1,0 +1,120 @@
+/**
+ * The pretrain stage: trains a base model's UNet on rendered shapes (correct images of domain
+ * prompts, all categories and both splits: "unseen" means unseen by the feedback, not by
+ * pretraining) with the plain denoising loss. The text encoder stays frozen at its random
+ * initialisation: random features still tell prompts apart, the UNet's cross-attention learns to
+ * read them, prompts are encoded once instead of every step, and fine-tuning later trains the
+ * same UNet against the same frozen encoder.
+ *
+ *   node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X]
+ *        [--size N] [--seed N] [--checkpoint-every N]
+ */
+import { pathToFileURL } from 'node:url';
+import { allPrompts, renderPrompt } from '../domains/shapes/index';
+import { PROMPT_CATEGORIES, type PromptCategory } from '../domains/shapes/types';
+import { createRng } from '../util/rng';
+import type { DenoiseSample } from './data';
+import { trainDenoiser, type OptimizerParams } from './denoise';
+
+/** The pretrain stage's params, named as in the spec (pretrain_stage). */
+export interface PretrainParams {
+  data?: { source?: 'shapes'; categories?: PromptCategory[]; size?: number };
+  steps?: number;
+  learning_rate?: number;
+  batch_size?: number;
+  optimizer?: OptimizerParams;
+  checkpoint_every?: number;
+  seed?: number;
+}
+
+export interface PretrainInput {
+  params: PretrainParams;
+  /** Initial weights: an SD-layout folder (the random tiny model). */
+  baseDir: string;
+  outDir: string;
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+/** `size` rendered (image, prompt) pairs: prompts drawn uniformly from the categories' pools. */
+export function renderedData(
+  categories: readonly PromptCategory[],
+  size: number,
+  seed: number | string,
+): DenoiseSample[] {
+  const pool = categories.flatMap((c) => allPrompts(c));
+  const rng = createRng(`pretrain-data:${seed}`);
+  return Array.from({ length: size }, (_, i) => {
+    const prompt = rng.pick(pool);
+    return { image: renderPrompt(prompt, { seed: `${seed}:${i}` }), prompt: prompt.text, weight: 1 };
+  });
+}
+
+export async function pretrain(input: PretrainInput) {
+  const p = input.params;
+  const seed = p.seed ?? 0;
+  const data = renderedData(p.data?.categories ?? [...PROMPT_CATEGORIES], p.data?.size ?? 4096, seed);
+  return trainDenoiser({
+    baseDir: input.baseDir,
+    outDir: input.outDir,
+    modelData: [],
+    pretrainData: data,
+    steps: p.steps ?? 2000,
+    learningRate: p.learning_rate ?? 1e-3,
+    batchSize: p.batch_size ?? 32,
+    optimizer: p.optimizer,
+    checkpointEvery: p.checkpoint_every ?? 100,
+    seed,
+    onProgress: input.onProgress,
+    signal: input.signal,
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const flags = new Map<string, number>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) flags.set(argv[i].slice(2), Number(argv[++i]));
+    else positional.push(argv[i]);
+  }
+  if (positional.length !== 2 || [...flags.values()].some((v) => !Number.isFinite(v))) {
+    console.error(
+      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N]',
+    );
+    process.exit(2);
+  }
+  const started = Date.now();
+  let sum = 0;
+  let count = 0;
+  const result = await pretrain({
+    baseDir: positional[0],
+    outDir: positional[1],
+    params: {
+      steps: flags.get('steps'),
+      batch_size: flags.get('batch'),
+      learning_rate: flags.get('lr'),
+      data: { size: flags.get('size') },
+      seed: flags.get('seed'),
+      checkpoint_every: flags.get('checkpoint-every'),
+      optimizer: { schedule: 'cosine', warmup_steps: flags.get('warmup') ?? 0 },
+    },
+    onProgress: ({ step, steps, loss }) => {
+      sum += loss;
+      count++;
+      if (step % 25 === 0 || step === steps) {
+        const s = ((Date.now() - started) / 1000).toFixed(0);
+        console.log(`step ${step}/${steps} loss ${(sum / count).toFixed(4)} (${s} s)`);
+        sum = 0;
+        count = 0;
+      }
+    },
+  });
+  console.log(`wrote ${result.modelDir}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}
