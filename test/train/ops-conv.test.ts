@@ -56,3 +56,34 @@ test('ConvTranspose groups 2, dilation 2', () =>
     build: (b, p) =>
       b.convTranspose(p('x', [2, 4, 3, 3]), p('w', [4, 1, 2, 2]), undefined, { group: 2, dilations: [2, 2] }),
   }));
+test('Conv stride 2, dilation 2, groups 2, asymmetric pads together', () =>
+  checkOp({
+    build: (b, p) =>
+      b.conv(p('x', [2, 4, 9, 8]), p('w', [6, 2, 3, 2]), p('bias', [6]), {
+        strides: [2, 3],
+        dilations: [2, 1],
+        pads: [2, 0, 1, 1],
+        group: 2,
+      }),
+  }));
+test('Conv padding wider than the kernel (input gradient falls back to ConvTranspose)', () =>
+  checkOp({
+    build: (b, p) => b.conv(p('x', [1, 2, 4, 4]), p('w', [3, 2, 1, 1]), undefined, { pads: [1, 2, 1, 0] }),
+  }));
+test('Conv 3-D, stride 2', () =>
+  checkOp({
+    build: (b, p) =>
+      b.conv(p('x', [1, 2, 4, 5, 4]), p('w', [2, 2, 2, 3, 2]), undefined, {
+        strides: [2, 2, 1],
+        pads: [0, 1, 0, 1, 1, 0],
+      }),
+  }));
+test('ConvTranspose stride 2, groups 2, asymmetric pads', () =>
+  checkOp({
+    build: (b, p) =>
+      b.convTranspose(p('x', [2, 4, 3, 4]), p('w', [4, 3, 3, 3]), undefined, {
+        strides: [2, 2],
+        pads: [1, 0, 0, 1],
+        group: 2,
+      }),
+  }));

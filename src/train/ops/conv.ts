@@ -1,9 +1,9 @@
 // Gradient rules for Conv and ConvTranspose (any spatial rank, stride, padding, dilation, groups).
 //
-// Conv:          dx = ConvTranspose(g, W)  (same strides/pads/dilations/group; output_padding
-//                     restores the input size lost to stride rounding)
-//                dW = a grouped Conv of x with g, batch and channel axes swapped, strides and
-//                     dilations exchanged (weightGrad below)
+// Conv:          dx = Conv of g (dilated by the stride) with W flipped and its channel axes
+//                     exchanged (inputGradAsConv): onnxruntime's CPU Conv beats its ConvTranspose
+//                     on the tiny UNet's shapes; ConvTranspose(g, W) where padding exceeds the kernel
+//                dW = one MatMul per kernel tap (weightGrad below)
 // ConvTranspose: it is the adjoint of Conv with the same weight, so dx = Conv(g, W) and
 //                dW = weightGrad with the roles of x and g exchanged.
 import { attrInt, attrInts, attrString } from '../ir';
@@ -51,9 +51,14 @@ function geometry(n: Parameters<GradRule>[0], c: GradContext, transposed: boolea
   return { strides, dilations, padsBegin: pads.slice(0, r), padsEnd: pads.slice(r), group, kernel };
 }
 
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
 /**
  * dL/dW for y = Conv(input, W): W[co, ci, k] = sum_{n,o} input[n, ci, o*s + k*d - p] g[n, co, o].
- * Computed as one grouped Conv where the batch axis plays the channel role.
+ * Per kernel tap k, a strided Slice of the padded input ([G, cig, N*O]) meets g ([G, cog, N*O]) in
+ * one MatMul, a GEMM over N*O. The same sum as one Conv (a kernel as large as the image, the batch
+ * as channels) is off onnxruntime's fast paths: 3x slower on the tiny UNet, and stacking the taps
+ * for a single GEMM (im2col) costs a Concat of 9 input copies for no GEMM gain (bench/train-profile.ts).
  */
 function weightGrad(
   c: GradContext,
@@ -71,44 +76,101 @@ function weightGrad(
   const cig = cin / G;
   const cog = cout / G;
   const sp = inDims.length - 2;
-  const tail = Array.from({ length: sp }, (_, i) => i + 3);
-  // input: [N, G, cig, S] -> [cig, G, N, S] -> [cig, G*N, S]
-  const xr = b.reshape(b.transpose(b.reshape(input, [n, G, cig, ...inDims.slice(2)]), [2, 1, 0, ...tail]), [
-    cig,
-    G * n,
-    ...inDims.slice(2),
-  ]);
-  // g: [N, G, cog, O] -> [G, cog, N, O] -> [G*cog, N, O]
-  const gr = b.reshape(b.transpose(b.reshape(g, [n, G, cog, ...gDims.slice(2)]), [1, 2, 0, ...tail]), [
-    G * cog,
-    n,
-    ...gDims.slice(2),
-  ]);
-  const full = b.conv(xr, gr, undefined, {
-    strides: geo.dilations,
-    dilations: geo.strides,
-    pads: [...geo.padsBegin, ...geo.padsEnd],
+  const K = wDims.slice(2);
+  const outSp = gDims.slice(2);
+  const P = outSp.reduce((a, d) => a * d, 1);
+  // input [N, C, S] -> [C, N, S], padded on the spatial axes.
+  let xt = b.transpose(input, [1, 0, ...range(2, sp + 2)]);
+  if (geo.padsBegin.some((p) => p !== 0) || geo.padsEnd.some((p) => p !== 0)) {
+    xt = b.node('Pad', [xt, b.int64s([0, 0, ...geo.padsBegin, 0, 0, ...geo.padsEnd], 'pads')], {
+      mode: 'constant',
+    });
+  }
+  const offsets: number[][] = [[]];
+  for (const k of K) {
+    const next: number[][] = [];
+    for (const o of offsets) for (let i = 0; i < k; i++) next.push([...o, i]);
+    offsets.splice(0, offsets.length, ...next);
+  }
+  const axes = range(2, sp + 2);
+  const padded = inDims.slice(2).map((d, i) => d + geo.padsBegin[i] + geo.padsEnd[i]);
+  const taps = offsets.map((off) => {
+    const starts = off.map((k, i) => k * geo.dilations[i]);
+    const ends = starts.map((s0, i) => s0 + (outSp[i] - 1) * geo.strides[i] + 1);
+    const strided = geo.strides.some((s0) => s0 !== 1);
+    const whole = !strided && starts.every((s0, i) => s0 === 0 && ends[i] === padded[i]);
+    const tap = whole ? xt : b.slice(xt, starts, ends, axes, strided ? geo.strides : undefined);
+    return b.reshape(tap, [G, cig, n * P]);
+  });
+  // g [N, Cout, O] -> [Cout, N, O] -> [G, cog, N*P]
+  const gt = b.reshape(b.transpose(g, [1, 0, ...range(2, sp + 2)]), [G, cog, n * P]);
+  const perTap = taps.map((t) => b.reshape(b.matmul(gt, b.transpose(t, [0, 2, 1])), [G, cog, cig, 1]));
+  return b.reshape(perTap.length === 1 ? perTap[0] : b.concat(perTap, 3), wDims);
+}
+
+/**
+ * dL/dx of y = Conv(x, W) as a Conv: the output gradient, dilated by the stride (zeros between
+ * its values), correlated with W flipped in space and with its channel axes exchanged. Returns
+ * undefined where that needs negative padding (pads wider than the kernel's span).
+ */
+function inputGradAsConv(
+  c: GradContext,
+  g: string,
+  gDims: number[],
+  w: string,
+  wDims: number[],
+  xDims: number[],
+  geo: Geometry,
+): string | undefined {
+  const b = c.b;
+  const sp = xDims.length - 2;
+  const K = wDims.slice(2);
+  const outSp = gDims.slice(2);
+  const inSp = xDims.slice(2);
+  const span = K.map((k, i) => (k - 1) * geo.dilations[i]);
+  const strided = geo.strides.some((s) => s !== 1);
+  // With stride s each value of g is followed by s-1 zeros (also after the last one).
+  const gLen = outSp.map((o, i) => o * geo.strides[i]);
+  const padB = span.map((s, i) => s - geo.padsBegin[i]);
+  const padE = inSp.map((h, i) => h + span[i] - gLen[i] - padB[i]);
+  if (padB.some((p) => p < 0) || padE.some((p) => p < 0)) return undefined;
+  let gd = g;
+  if (strided) {
+    // [N, C, O1, O2] -> [N, C, O1, 1, O2, 1] -> zero-pad the unit axes to s -> [N, C, O1*s1, O2*s2]
+    const inter = outSp.flatMap((o) => [o, 1]);
+    const shaped = b.reshape(g, [gDims[0], gDims[1], ...inter]);
+    const ends = geo.strides.flatMap((s) => [0, s - 1]);
+    gd = b.reshape(
+      b.node('Pad', [shaped, b.int64s([0, 0, ...inter.map(() => 0), 0, 0, ...ends], 'pads')], {
+        mode: 'constant',
+      }),
+      [gDims[0], gDims[1], ...gLen],
+    );
+  }
+  // W [G*cog, cig, K] -> [G, cog, cig, K] -> [G, cig, cog, K] -> [G*cig, cog, K], flipped in space.
+  const G = geo.group;
+  const cog = wDims[0] / G;
+  const cig = wDims[1];
+  let wt = w;
+  if (cog !== 1 || cig !== 1) {
+    wt = b.reshape(b.transpose(b.reshape(w, [G, cog, cig, ...K]), [0, 2, 1, ...range(3, sp + 3)]), [
+      G * cig,
+      cog,
+      ...K,
+    ]);
+  }
+  const flipped = b.slice(
+    wt,
+    K.map(() => -1),
+    K.map(() => Number.MIN_SAFE_INTEGER),
+    range(2, sp + 2),
+    K.map(() => -1),
+  );
+  return b.conv(gd, flipped, undefined, {
+    dilations: geo.dilations,
+    pads: [...padB, ...padE],
     group: G,
   });
-  // The correlation can run past the kernel when stride rounding left input rows unused: trim.
-  const spatialIn = inDims.slice(2);
-  const spatialG = gDims.slice(2);
-  const fullK = spatialIn.map(
-    (s, i) =>
-      Math.floor(
-        (s + geo.padsBegin[i] + geo.padsEnd[i] - ((spatialG[i] - 1) * geo.strides[i] + 1)) / geo.dilations[i],
-      ) + 1,
-  );
-  const K = wDims.slice(2);
-  const trimmed = fullK.some((k, i) => k !== K[i])
-    ? b.slice(
-        full,
-        K.map(() => 0),
-        K,
-        K.map((_, i) => i + 2),
-      )
-    : full;
-  return b.transpose(trimmed, [1, 0, ...Array.from({ length: sp }, (_, i) => i + 2)]);
 }
 
 export const convRules: Record<string, GradRule> = {
@@ -126,13 +188,15 @@ export const convRules: Record<string, GradRule> = {
           geo.padsBegin[i] -
           geo.padsEnd[i]),
     );
-    const gx = c.b.convTranspose(g!, w, undefined, {
-      strides: geo.strides,
-      dilations: geo.dilations,
-      pads: [...geo.padsBegin, ...geo.padsEnd],
-      group: geo.group,
-      outputPadding: outputPadding.some((p) => p !== 0) ? outputPadding : undefined,
-    });
+    const gx =
+      inputGradAsConv(c, g!, c.shape(n.output[0]), w, c.shape(w), c.shape(x), geo) ??
+      c.b.convTranspose(g!, w, undefined, {
+        strides: geo.strides,
+        dilations: geo.dilations,
+        pads: [...geo.padsBegin, ...geo.padsEnd],
+        group: geo.group,
+        outputPadding: outputPadding.some((p) => p !== 0) ? outputPadding : undefined,
+      });
     const gw = weightGrad(c, x, c.shape(x), g!, c.shape(n.output[0]), geo, c.shape(w));
     const rank = xs.length + 2;
     const gb = bias
