@@ -32,16 +32,34 @@ const LEASE_MS = 60_000;
 // Metrics of consecutive logMetrics calls are sent together; this bounds one delivery step.
 const METRICS_PER_STEP = 5000;
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((ok) => {
+// Resolves after `ms`, on abort, or when `onWake` is handed a call and it is made. The timer is
+// unref'd: a process that forgets to close its tracker still exits, its calls kept in the outbox.
+function pause(ms: number, signal: AbortSignal, onWake?: (wake: () => void) => void): Promise<void> {
+  return new Promise((ok) => {
+    if (signal.aborted) return ok();
     const done = () => {
       clearTimeout(timer);
       signal.removeEventListener('abort', done);
       ok();
     };
     const timer = setTimeout(done, ms);
+    timer.unref();
     signal.addEventListener('abort', done);
+    onWake?.(done);
   });
+}
+
+// The lease owner is `<pid>-<uuid>`; a process that died holding it need not be waited for.
+function ownerGone(owner: string): boolean {
+  const pid = Number(owner.split('-')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /** A call MLflow refused for good: it goes to the dead letters instead of being retried. */
 class Refused extends Error {}
@@ -55,6 +73,8 @@ export class TrackingBuffer {
   private readonly stop = new AbortController();
   private readonly experiments = new Map<string, string>();
   private wake: (() => void) | undefined;
+  // Set by enqueue: a call arrived since the flusher last looked (so no wake-up is lost).
+  private nudged = false;
   private loop: Promise<void>;
   private failures = 0;
   private lastError: string | undefined;
@@ -81,6 +101,7 @@ export class TrackingBuffer {
     if (this.stop.signal.aborted)
       throw new Error('The tracker is closed; tracking calls can no longer be made.');
     this.outbox.append(op, blob);
+    this.nudged = true;
     this.wake?.();
   }
 
@@ -125,8 +146,9 @@ export class TrackingBuffer {
   private async run(): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
+      this.nudged = false;
       let idle = true;
-      if (this.outbox.tryLease(this.owner, LEASE_MS)) {
+      if (this.outbox.tryLease(this.owner, LEASE_MS, ownerGone)) {
         try {
           idle = !(await this.step());
           this.failures = 0;
@@ -139,15 +161,12 @@ export class TrackingBuffer {
             this.options.maxBackoffMs,
             this.options.minBackoffMs * 2 ** (this.failures - 1),
           );
-          await sleep(backoff * (0.5 + Math.random() / 2), signal);
+          await pause(backoff * (0.5 + Math.random() / 2), signal);
           continue;
         }
       }
-      if (idle) {
-        await new Promise<void>((ok) => {
-          this.wake = ok;
-          void sleep(this.options.pollMs, signal).then(ok);
-        });
+      if (idle && !this.nudged) {
+        await pause(this.options.pollMs, signal, (wake) => (this.wake = wake));
         this.wake = undefined;
       }
     }

@@ -195,10 +195,17 @@ export class Outbox {
 
   /**
    * Takes or renews the right to deliver calls, so that only one process sharing this outbox
-   * sends at a time (which keeps each run's calls in order). Returns false when another holds it.
+   * sends at a time (which keeps each run's calls in order). Returns false when another live
+   * process holds it.
    */
-  tryLease(owner: string, ttlMs: number): boolean {
+  tryLease(owner: string, ttlMs: number, isGone: (holder: string) => boolean = () => false): boolean {
     const now = Date.now();
+    const holder = this.db.prepare('SELECT owner FROM lease WHERE id = 1').get() as
+      { owner: string } | undefined;
+    // A holder that died (same machine: the outbox is a local file) is replaced at once.
+    if (holder && holder.owner !== owner && isGone(holder.owner)) {
+      this.db.prepare('DELETE FROM lease WHERE id = 1 AND owner = ?').run(holder.owner);
+    }
     const info = this.db
       .prepare(
         'INSERT INTO lease (id, owner, expires_at) VALUES (1, ?, ?) ' +

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { outboxStatus } from '../../src/tracking/outbox';
+import { spawnSync } from 'node:child_process';
+import { Outbox, outboxStatus } from '../../src/tracking/outbox';
 import { freePort } from '../../src/tracking/server';
 import { Tracker } from '../../src/tracking/tracker';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
@@ -224,4 +225,15 @@ test('two trackers sharing one outbox deliver every call once, in order', async 
     runs.shared.history.m,
     Array.from({ length: 50 }, (_, s) => [s, s, 1_700_000_000_000 + s]),
   );
+});
+
+test('a lease left by a process that died does not hold delivery up', async () => {
+  const deadPid = spawnSync('true').pid!; // exited and reaped: no process has this pid now
+  const box = new Outbox(join(dir, 'orphan.db'));
+  assert.equal(box.tryLease(`${deadPid}-crashed`, 60_000), true);
+  box.close();
+  const t = tracker('orphan.db');
+  t.startRun({ key: 'o', name: 'o', experiment: 'tracker-orphan' });
+  await t.flush(15_000); // the lease would otherwise block delivery for 60 s
+  assert.equal(t.pendingCount(), 0);
 });
