@@ -1,0 +1,120 @@
+/**
+ * The finetune stage: reward-weighted likelihood fine-tuning (Lee et al. 2023, eq. 3). Model
+ * samples get w = their label or their reward (clamped to [0, 1]); unlabelled images scored by the
+ * reward model join with w = 1 above a threshold (or w = reward); rendered pretraining samples
+ * get w = β. Samples of weight 0 add nothing to the loss and are left out of the batches.
+ */
+import type { Image } from '../domains/shapes/types';
+import { PROMPT_CATEGORIES } from '../domains/shapes/types';
+import { RewardModel } from '../reward/score';
+import type { DenoiseSample } from './data';
+import { trainDenoiser, type LoraParams, type OptimizerParams } from './denoise';
+import { renderedData } from './pretrain';
+
+/** The finetune stage's params, named as in the spec (finetune_stage). */
+export interface FinetuneParams {
+  weight?: 'label' | 'reward';
+  unlabelled?: { threshold?: number; weighting?: 'threshold' | 'reward' };
+  pretrain_data?: { source?: 'shapes'; size?: number };
+  beta?: number;
+  method?: 'lora' | 'full';
+  lora?: LoraParams;
+  steps?: number;
+  learning_rate?: number;
+  batch_size?: number;
+  optimizer?: OptimizerParams;
+  checkpoint_every?: number;
+  seed?: number;
+}
+
+export interface FinetuneInput {
+  params: FinetuneParams;
+  baseDir: string;
+  outDir: string;
+  labelled: readonly { image: Image; prompt: string; label: number }[];
+  unlabelled?: readonly { image: Image; prompt: string }[];
+  /** A reward stage's output folder (needed for weight: reward or unlabelled images). */
+  rewardDir?: string;
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+export async function finetune(input: FinetuneInput) {
+  const p = input.params;
+  const weighting = p.weight ?? 'label';
+  const needsReward = weighting === 'reward' || (input.unlabelled?.length ?? 0) > 0;
+  if (needsReward && !input.rewardDir) {
+    throw new Error(
+      "Fine-tuning with weight 'reward' or unlabelled images needs a reward stage; set reward.",
+    );
+  }
+  const reward = needsReward ? await RewardModel.open(input.rewardDir!) : null;
+  const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  let modelData: DenoiseSample[];
+  try {
+    const labelledWeights =
+      reward && weighting === 'reward'
+        ? Array.from(
+            await reward.score(
+              input.labelled.map((e) => e.image),
+              input.labelled.map((e) => e.prompt),
+            ),
+            clamp,
+          )
+        : input.labelled.map((e) => e.label);
+    modelData = input.labelled.map((e, i) => ({
+      image: e.image,
+      prompt: e.prompt,
+      weight: labelledWeights[i],
+    }));
+    if (reward && input.unlabelled?.length) {
+      const scores = await reward.score(
+        input.unlabelled.map((e) => e.image),
+        input.unlabelled.map((e) => e.prompt),
+      );
+      const threshold = p.unlabelled?.threshold ?? 0.5;
+      input.unlabelled.forEach((e, i) => {
+        const w =
+          (p.unlabelled?.weighting ?? 'threshold') === 'threshold'
+            ? scores[i] >= threshold
+              ? 1
+              : 0
+            : clamp(scores[i]);
+        modelData.push({ image: e.image, prompt: e.prompt, weight: w });
+      });
+    }
+  } finally {
+    await reward?.close();
+  }
+  modelData = modelData.filter((s) => s.weight > 0);
+  const beta = p.beta ?? 1;
+  const seed = p.seed ?? 0;
+  const pretrainData =
+    beta > 0
+      ? renderedData([...PROMPT_CATEGORIES], p.pretrain_data?.size ?? 512, `finetune:${seed}`).map((s) => ({
+          ...s,
+          weight: beta,
+        }))
+      : [];
+  if (modelData.length === 0 && pretrainData.length === 0) {
+    throw new Error(
+      'No labelled image has a positive weight and beta is 0: there is nothing to fine-tune on.',
+    );
+  }
+  return trainDenoiser({
+    baseDir: input.baseDir,
+    outDir: input.outDir,
+    modelData,
+    pretrainData,
+    steps: p.steps ?? 300,
+    learningRate: p.learning_rate ?? 1e-4,
+    batchSize: p.batch_size ?? 16,
+    optimizer: p.optimizer,
+    method: p.method ?? 'full',
+    lora: p.lora,
+    checkpointEvery: p.checkpoint_every ?? 50,
+    seed,
+    onProgress: input.onProgress,
+    signal: input.signal,
+  });
+}
