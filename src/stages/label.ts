@@ -1,0 +1,329 @@
+// Stage `label`: binary feedback on the generate stage's images, from simulated raters (the shapes
+// judge), an imported label file, or people at the labelling page (a `labeling` workflow waits for
+// them). Every source ends the same way: labels.jsonl, one line per labelled image with its
+// aggregated label and each rater's answer, plus the images and prompts passed through.
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { labelAgreement } from '../labels/agreement';
+import { acquireLabelBridge } from '../labels/bridge';
+import { importLabels, simulateLabels } from '../labels/sources';
+import { LabelStore } from '../labels/store';
+import { LabelError, type Label, type LabelValue, type TaskImageInput } from '../labels/types';
+import type { ManifestEntry } from '../model/generate';
+import type { StageContext, StageImplementation, StageInput } from '../runtime/stage';
+import {
+  aggregate,
+  collectLabelsUpdate,
+  expandLabels,
+  labeling,
+  labelingProgressQuery,
+  labelingWorkflowId,
+  labelsQuery,
+  type Aggregation,
+  type CompactLabels,
+  type DeadlinePolicy,
+  type LabelingInput,
+  type LabelingOutcome,
+} from '../../workflows/labeling';
+import { inputRef, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import type { PromptRecord } from './prompts';
+
+type LabelSource =
+  | { type: 'simulated'; raters: number; noise: number; bias: number }
+  | {
+      type: 'human';
+      deadline: string;
+      min_fraction: number;
+      on_deadline: DeadlinePolicy;
+      extend_by: string;
+      reminder_webhook?: string;
+      reminder_every: string;
+    }
+  | { type: 'import'; path: string; format?: 'jsonl' | 'csv' };
+
+interface LabelParams {
+  source: LabelSource;
+  quorum: number;
+  aggregation: Aggregation;
+  seed?: number;
+}
+
+/** One line of labels.jsonl. */
+export interface LabelRecord {
+  /** Image id in the label task (the PNG's base name). */
+  image: string;
+  promptId: string;
+  prompt: string;
+  category: string | null;
+  split: string | null;
+  /** Paths inside the `images` artifact. */
+  png: string;
+  tensor: string;
+  /** Aggregated: majority 0 (bad) or 1 (good), a tie counts as 0; mean, the share of good answers. */
+  label: number;
+  good: number;
+  bad: number;
+  /** Whether the image reached the stage's quorum of good/bad answers. */
+  quorum: boolean;
+  /** Rater name -> answer, skips included. */
+  raters: Record<string, LabelValue>;
+}
+
+/** How often a waiting human stage asks its workflow for progress (and heartbeats). */
+const POLL_MS = 1000;
+
+/** A user error: one sentence, and no retry can fix it. */
+const userError = (input: StageInput, message: string, type = 'LabelStageError') =>
+  ApplicationFailure.nonRetryable(`Label stage '${input.instance.stage}': ${message}`, type);
+
+export const run: StageImplementation = async (input, ctx) => {
+  const p = input.instance.params as unknown as LabelParams;
+  const imagesInput = inputRef(input, 'images');
+  const imagesRef = upstreamArtifact(input, imagesInput, 'images');
+  const promptsRef = upstreamArtifact(input, imagesInput, 'prompts');
+  const imagesDir = await materialise(input, ctx, imagesRef);
+  const manifest = readFileSync(join(imagesDir, 'manifest.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ManifestEntry);
+  if (manifest.length === 0) throw userError(input, 'the generate stage produced no images to label.');
+  const { prompts } = await readJsonArtifact<{ prompts: PromptRecord[] }>(ctx, promptsRef);
+  const byPrompt = new Map(prompts.map((x) => [x.id, x]));
+  const entries = new Map(manifest.map((m) => [basename(m.png, extname(m.png)), m]));
+  const task = labelingWorkflowId(input.instance.key);
+  const taskImages: TaskImageInput[] = [...entries].map(([id, m]) => ({
+    id,
+    prompt: m.prompt,
+    path: join(imagesDir, m.png),
+    category: byPrompt.get(m.promptId)?.category,
+    split: byPrompt.get(m.promptId)?.split,
+  }));
+  const publish = {
+    id: task,
+    experiment: input.experiment,
+    title: `${input.experiment}: ${input.instance.stage}${input.trialId ? ` (${input.trialId})` : ''}`,
+    quorum: p.quorum,
+    images: taskImages,
+  };
+
+  let labels: { image: string; rater: string; value: LabelValue }[];
+  if (p.source.type === 'human') {
+    labels = await humanLabels(input, ctx, p, publish);
+  } else {
+    // Simulated and imported labels never reach people: a private in-memory store is enough.
+    const store = new LabelStore(':memory:');
+    try {
+      store.publishTask(publish);
+      if (p.source.type === 'simulated') {
+        const { raters, noise, bias } = p.source;
+        await simulateLabels({
+          store,
+          task,
+          seed: p.seed ?? 0,
+          raters: Array.from({ length: raters }, (_, i) => ({ name: `sim-${i + 1}`, noise, bias })),
+        });
+      } else {
+        importLabels(store, task, p.source.path);
+      }
+      const names = new Map(store.listRaters().map((r) => [r.id, r.name]));
+      labels = store
+        .labels(task)
+        .map((l) => ({ image: l.image, rater: names.get(l.rater)!, value: l.value }));
+    } catch (err) {
+      if (err instanceof LabelError) throw userError(input, err.message);
+      throw err;
+    } finally {
+      store.close();
+    }
+  }
+
+  const records = labelRecords(labels, entries, byPrompt, p);
+  if (records.length === 0) {
+    throw userError(
+      input,
+      `none of the ${entries.size} images got a good or bad label, so there is nothing to learn from.`,
+    );
+  }
+  const agreement = labelAgreement(
+    labels.map((l, seq) => ({ ...l, task, created: '', seq }) satisfies Label),
+  );
+  const metrics: Record<string, number> = {
+    images: entries.size,
+    labelled: records.length,
+    complete: records.filter((r) => r.quorum).length,
+    positive_rate: records.filter((r) => r.label >= 0.5).length / records.length,
+    raters: agreement.raters,
+  };
+  // Kappa needs every image rated by the same number of raters; alpha copes with the rest.
+  if (agreement.kappa !== null && Number.isFinite(agreement.kappa)) metrics.kappa = agreement.kappa;
+  if (Number.isFinite(agreement.alpha)) metrics.alpha = agreement.alpha;
+  const agree = metrics.kappa ?? metrics.alpha;
+  if (agreement.raters >= 2 && agree !== undefined) metrics.agreement = agree;
+
+  const labelsRef = await ctx.store.put(records.map((r) => JSON.stringify(r) + '\n').join(''), {
+    mediaType: 'application/x-ndjson',
+  });
+  return { artifacts: { labels: labelsRef, images: imagesRef, prompts: promptsRef }, metrics };
+};
+
+/** The images artifact as a folder under the instance's work folder (rater pages stream from it). */
+async function materialise(input: StageInput, ctx: StageContext, ref: { sha256: string }): Promise<string> {
+  const dir = join(workDir(input, ctx), 'images');
+  if (!existsSync(join(dir, 'manifest.jsonl'))) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    await ctx.store.getDir(ref.sha256, tmp);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return dir;
+}
+
+function labelRecords(
+  labels: { image: string; rater: string; value: LabelValue }[],
+  entries: Map<string, ManifestEntry>,
+  byPrompt: Map<string, PromptRecord>,
+  p: LabelParams,
+): LabelRecord[] {
+  const byImage = new Map<string, Record<string, LabelValue>>();
+  for (const l of labels) byImage.set(l.image, { ...byImage.get(l.image), [l.rater]: l.value });
+  const out: LabelRecord[] = [];
+  for (const [id, m] of entries) {
+    const raters = byImage.get(id) ?? {};
+    const values = Object.values(raters);
+    const good = values.filter((v) => v === 'good').length;
+    const bad = values.filter((v) => v === 'bad').length;
+    const label = aggregate(good, bad, p.aggregation);
+    if (label === null) continue;
+    const prompt = byPrompt.get(m.promptId);
+    out.push({
+      image: id,
+      promptId: m.promptId,
+      prompt: m.prompt,
+      category: prompt?.category ?? null,
+      split: prompt?.split ?? null,
+      png: m.png,
+      tensor: m.tensor,
+      label,
+      good,
+      bad,
+      quorum: good + bad >= p.quorum,
+      raters,
+    });
+  }
+  return out;
+}
+
+/**
+ * Publishes the task in the shared label store, starts (or attaches to) its labelling workflow,
+ * forwards labels to it while heartbeating progress, and returns the labels it closed with.
+ */
+async function humanLabels(
+  input: StageInput,
+  ctx: StageContext,
+  p: LabelParams,
+  publish: Parameters<LabelStore['publishTask']>[0],
+): Promise<{ image: string; rater: string; value: LabelValue }[]> {
+  const source = p.source as Extract<LabelSource, { type: 'human' }>;
+  const activity = Context.current();
+  const client = activity.client;
+  const bridge = acquireLabelBridge({ dbPath: join(ctx.stateDir, 'labels.db'), client });
+  try {
+    const store = bridge.store;
+    const task = publish.id;
+    const workflowInput: LabelingInput = {
+      task,
+      images: publish.images.map((im) => im.id),
+      raters: store.listRaters().map((r) => r.id),
+      quorum: p.quorum,
+      aggregation: p.aggregation,
+      deadline: source.deadline,
+      minFraction: source.min_fraction,
+      onDeadline: source.on_deadline,
+      extendBy: source.extend_by,
+    };
+    // The workflows run on the cpu queue's worker.
+    const queue = input.instance.queue === 'cpu' ? activity.info.taskQueue : 'cpu';
+    if (source.reminder_webhook) {
+      workflowInput.reminder = { webhook: source.reminder_webhook, every: source.reminder_every, queue };
+    }
+    // A task restarted after a failed run starts from the labels people already gave.
+    if (store.getTask(task)) workflowInput.initial = compactFromStore(store, task);
+    let handle: WorkflowHandle<typeof labeling>;
+    try {
+      // Started before the task is published, so no label can arrive before its workflow exists.
+      // A completed run is attached to (its labels are final); a failed one is started afresh.
+      handle = await client.workflow.start(labeling, {
+        taskQueue: queue,
+        workflowId: task,
+        args: [workflowInput],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      handle = client.workflow.getHandle<typeof labeling>(task);
+    }
+    try {
+      store.publishTask(publish);
+    } catch (err) {
+      if (err instanceof LabelError) throw userError(input, err.message);
+      throw err;
+    }
+
+    let settled: { ok: true } | { ok: false; err: unknown } | undefined;
+    handle.result().then(
+      () => (settled = { ok: true }),
+      (err) => (settled = { ok: false, err }),
+    );
+    let outcome: LabelingOutcome | undefined;
+    while (!outcome) {
+      const done = settled as typeof settled;
+      if (done && !done.ok) throw userError(input, innermost(done.err), 'LabelDeadline');
+      if (done?.ok) {
+        outcome = await handle.query(labelsQuery);
+        break;
+      }
+      try {
+        const progress = await handle.query(labelingProgressQuery);
+        ctx.heartbeat({ step: progress.complete, steps: progress.total, labelled: progress.labelled });
+        if (progress.state === 'closed') {
+          // Stop the page taking labels the workflow would refuse, then take the final set.
+          if (store.getTask(task)?.status === 'open') store.closeTask(task);
+          outcome = await handle.executeUpdate(collectLabelsUpdate);
+          break;
+        }
+      } catch (err) {
+        // The run may have just ended or continued as new; the next round finds out which.
+        if (settled === undefined) activity.log.debug(`label stage: progress of ${task}: ${innermost(err)}`);
+      }
+      await ctx.sleep(POLL_MS);
+    }
+    if (store.getTask(task)?.status === 'open') store.closeTask(task);
+    const names = new Map(store.listRaters().map((r) => [r.id, r.name]));
+    return expandLabels(outcome.labels).map((l) => ({ ...l, rater: names.get(l.rater) ?? l.rater }));
+  } finally {
+    await bridge.release();
+  }
+}
+
+function compactFromStore(store: LabelStore, task: string): CompactLabels {
+  const labels = store.labels(task);
+  const raters = [...new Set(labels.map((l) => l.rater))];
+  const code = { good: 'g', bad: 'b', skip: 's' } as const;
+  const values: Record<string, string> = {};
+  for (const l of labels) {
+    const s = (values[l.image] ??= '.'.repeat(raters.length)).split('');
+    s[raters.indexOf(l.rater)] = code[l.value];
+    values[l.image] = s.join('');
+  }
+  return { raters, values };
+}
+
+function innermost(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
