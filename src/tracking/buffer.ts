@@ -256,9 +256,9 @@ export class TrackingBuffer {
           startTime: op.startTime,
         });
         this.outbox.recordRun(op.runKey, run.runId, experimentId);
-        // A stage retried after it ended reopens its run.
-        if (!run.created && run.status !== 'RUNNING')
+        if (op.reopen && !run.created && run.status !== 'RUNNING') {
           await this.client.updateRun(run.runId, { status: 'RUNNING' });
+        }
         await this.client.logBatch(run.runId, { params: op.params, tags: op.tags });
         return;
       }

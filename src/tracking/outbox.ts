@@ -21,6 +21,8 @@ export type TrackingOp =
       params: KeyValue[];
       tags: KeyValue[];
       startTime: number;
+      /** Set an ended run back to RUNNING when found again. */
+      reopen?: boolean;
     }
   | { kind: 'logMetrics'; runKey: string; metrics: Metric[] }
   | { kind: 'setTags'; runKey: string; tags: KeyValue[] }

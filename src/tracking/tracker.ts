@@ -26,6 +26,11 @@ export interface StartRunArgs {
   tags?: Record<string, string>;
   /** Default: now, fixed when the call is made. */
   startTime?: number;
+  /**
+   * When the run exists and has ended, set it back to RUNNING (e.g. a stage run again).
+   * Default false: starting a known run only finds it again, without changing its status.
+   */
+  reopen?: boolean;
 }
 
 export interface MetricPoint {
@@ -80,6 +85,7 @@ export class Tracker {
       params: flattenParams(args.params ?? {}),
       tags,
       startTime: args.startTime ?? Date.now(),
+      reopen: args.reopen,
     });
     this.started.add(args.key);
   }
@@ -137,6 +143,11 @@ export class Tracker {
   ): void {
     this.requireRun(runKey);
     this.buffer.enqueue({ kind: 'endRun', runKey, status, endTime });
+  }
+
+  /** True when `runKey` was started here, by an earlier attempt, or by a process sharing the outbox. */
+  knowsRun(runKey: string): boolean {
+    return this.started.has(runKey) || this.buffer.knowsRun(runKey);
   }
 
   /** Calls not yet acknowledged by MLflow (for `alignrun status`). */

@@ -237,3 +237,17 @@ test('a lease left by a process that died does not hold delivery up', async () =
   await t.flush(15_000); // the lease would otherwise block delivery for 60 s
   assert.equal(t.pendingCount(), 0);
 });
+
+test('starting a known run finds it again; only reopen sets an ended run running', async () => {
+  const t = tracker('reopen.db');
+  t.startRun({ key: 'again', name: 'again', experiment: 'tracker-reopen' });
+  t.endRun('again', 'FAILED', 1_700_000_000_000);
+  t.startRun({ key: 'again', name: 'again', experiment: 'tracker-reopen' }); // e.g. a worker attaching
+  await t.flush(30_000);
+  assert.equal((await readBack('tracker-reopen')).again.status, 'FAILED');
+  t.startRun({ key: 'again', name: 'again', experiment: 'tracker-reopen', reopen: true }); // a retried stage
+  await t.flush(30_000);
+  assert.equal((await readBack('tracker-reopen')).again.status, 'RUNNING');
+  assert.equal(t.knowsRun('again'), true);
+  assert.equal(t.knowsRun('never'), false);
+});
