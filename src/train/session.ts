@@ -18,6 +18,13 @@ export interface TrainSessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Intra-op threads (default: onnxruntime's choice). */
   threads?: number;
+  /**
+   * Let idle intra-op threads spin-wait for work (default false). Spinning wins a little on an
+   * otherwise idle machine, but where cores are shared (workers, other sessions) a spinning
+   * thread steals the core its partner needs: the tiny UNet's training step took 340 ms with
+   * spinning against 188 ms without, on 2 shared cores (bench/train-profile.ts).
+   */
+  spinning?: boolean;
 }
 
 export async function createSession(
@@ -33,6 +40,7 @@ export async function createSession(
     // Warnings only: constant folding reports every float-only kernel it cannot fold in float64.
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
   };
   if (typeof model === 'string') return ort.InferenceSession.create(model, so);
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);
