@@ -4,7 +4,7 @@
 // Shapes: gradient rules need static dims; they come from one measured forward pass (see
 // shapes.ts), so graph inputs need static dims or an `inputShapes` entry.
 import { GraphBuilder } from './builder';
-import { type DType, makeValueInfo, tensorValue } from './ir';
+import { type DType, bytesPer, makeValueInfo, numel, tensorValue } from './ir';
 import { onnx } from './onnx';
 import { GradContext } from './ops/context';
 import { NO_GRADIENT, RULES } from './ops/index';
@@ -137,6 +137,44 @@ export async function buildTrainingGraph(
   if (options.keepOutputs) b.outputs.push(...forwardOutputs);
   prune(b);
   return b.build();
+}
+
+export interface SavedActivations {
+  /** Forward intermediates the backward pass reads, which the session keeps alive until then. */
+  names: string[];
+  bytes: number;
+}
+
+/**
+ * The forward activations a training graph keeps for its backward pass: tensors computed on the
+ * way to the loss (its ancestors) and read by the gradient nodes. Graph inputs and weights are not
+ * counted (the caller holds them anyway).
+ */
+export function savedActivations(training: onnx.IModelProto, shapes: ShapeMap): SavedActivations {
+  const nodes = training.graph?.node ?? [];
+  const producer = new Map<string, onnx.INodeProto>();
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
+  const forward = new Set<onnx.INodeProto>();
+  const stack = [LOSS];
+  while (stack.length) {
+    const p = producer.get(stack.pop()!);
+    if (!p || forward.has(p)) continue;
+    forward.add(p);
+    stack.push(...(p.input ?? []).filter((i) => i));
+  }
+  const produced = new Set<string>();
+  for (const n of forward) for (const o of n.output ?? []) produced.add(o);
+  const saved = new Set<string>();
+  for (const n of nodes) {
+    if (forward.has(n)) continue;
+    for (const i of n.input ?? []) if (produced.has(i)) saved.add(i);
+  }
+  const names = [...saved];
+  const bytes = names.reduce((s, t) => {
+    const i = shapes.get(t);
+    return s + (i ? numel(i.dims) * bytesPer(i.dtype) : 0);
+  }, 0);
+  return { names, bytes };
 }
 
 function isTrainableType(d: DType | undefined): boolean {

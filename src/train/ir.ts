@@ -63,7 +63,7 @@ export function numel(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
-function bytesPer(dtype: DType): number {
+export function bytesPer(dtype: DType): number {
   return { float32: 4, float64: 8, float16: 2, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1 }[dtype];
 }
 

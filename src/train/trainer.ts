@@ -9,13 +9,16 @@ import {
   buildTrainingGraph,
   gradName,
   LOSS,
+  savedActivations,
   selectTrainable,
 } from './engine';
 import { type TensorValue, makeTensor, tensorValue } from './ir';
+import { trackPeakRss } from './memory';
 import { onnx } from './onnx';
 import { type Optimizer, type Schedule, type Tensors, clipGradNorm } from './optim';
 import { Rng } from './rng';
 import { type TrainSessionOptions, createSession, runSession } from './session';
+import { inferShapes } from './shapes';
 
 export interface TrainerOptions {
   /** The forward graph; its float32 initializers hold the starting weights. */
@@ -45,27 +48,52 @@ export interface StepResult {
   lr: number;
 }
 
+export interface StepStats {
+  /** Wall time of the step: batch, forward, backward, clipping and the update (not checkpoints). */
+  ms: number;
+  /**
+   * Process resident-set high-water mark during the step, in bytes (on Linux the mark is reset
+   * before the step; elsewhere the larger of RSS before and after).
+   */
+  peakRssBytes: number;
+  /** Bytes the training session returned: the loss and one gradient per parameter. */
+  outputBytes: number;
+}
+
+export interface TrainerMemory {
+  /** Forward activations the training graph keeps for the backward pass (see savedActivations). */
+  savedActivationBytes: number;
+  /** Trainable weights (the gradients returned each step are as large). */
+  parameterBytes: number;
+}
+
 export class Trainer {
   step = 0;
   rng: Rng;
+  /** Time and memory of the latest trainStep (undefined before the first). */
+  lastStepStats: StepStats | undefined;
 
   private constructor(
     private readonly o: TrainerOptions,
     private readonly session: ort.InferenceSession,
     readonly params: Tensors,
     private readonly dims: Record<string, number[]>,
+    /** Static memory facts of the training graph. */
+    readonly memory: TrainerMemory,
   ) {
     this.rng = new Rng(o.seed ?? 0);
   }
 
   static async create(o: TrainerOptions): Promise<Trainer> {
     const names = selectTrainable(o.model, o.trainable);
+    const shapes = await inferShapes(o.model, o.inputShapes);
     const training = await buildTrainingGraph(o.model, {
       trainable: names,
       loss: o.loss,
       output: o.output,
-      inputShapes: o.inputShapes,
+      shapes,
     });
+    const saved = savedActivations(training, shapes);
     const session = await createSession(training, o.session);
     const params: Tensors = {};
     const dims: Record<string, number[]> = {};
@@ -77,11 +105,14 @@ export class Trainer {
       params[t.name ?? ''] = v.data as Float32Array;
       dims[t.name ?? ''] = v.dims;
     }
-    return new Trainer(o, session, params, dims);
+    const parameterBytes = Object.values(params).reduce((sum, p) => sum + p.byteLength, 0);
+    return new Trainer(o, session, params, dims, { savedActivationBytes: saved.bytes, parameterBytes });
   }
 
   /** One step: forward, backward, clip, update. */
   async trainStep(): Promise<StepResult> {
+    const peakRss = trackPeakRss();
+    const t0 = performance.now();
     const feeds: Record<string, TensorValue> = { ...this.o.batch(this.step, this.rng) };
     for (const [name, data] of Object.entries(this.params))
       feeds[name] = { dtype: 'float32', dims: this.dims[name], data };
@@ -92,6 +123,11 @@ export class Trainer {
     const lr = this.o.schedule(this.step);
     this.o.optimizer.step(this.params, grads, lr);
     const result = { step: this.step, loss: Number((out[LOSS].data as Float32Array)[0]), gradNorm, lr };
+    this.lastStepStats = {
+      ms: performance.now() - t0,
+      peakRssBytes: peakRss(),
+      outputBytes: Object.values(out).reduce((sum, v) => sum + v.data.byteLength, 0),
+    };
     this.step++;
     if (this.o.checkpointDir && this.o.checkpointEvery && this.step % this.o.checkpointEvery === 0)
       this.checkpoint();
