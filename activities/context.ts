@@ -1,9 +1,15 @@
 // Builds the StageContext an implementation sees from the running activity's Temporal context.
 import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/types';
-import type { StageContext } from '../src/runtime/stage';
+import type { StageContext, StageInput } from '../src/runtime/stage';
+import type { RunTracking } from '../src/tracking/run-tracking';
 
-export function stageContext(stateDir: string, store: ArtifactStore): StageContext {
+export function stageContext(
+  stateDir: string,
+  store: ArtifactStore,
+  tracking: RunTracking,
+  input: StageInput,
+): StageContext {
   const ctx = Context.current();
   return {
     stateDir,
@@ -13,5 +19,6 @@ export function stageContext(stateDir: string, store: ArtifactStore): StageConte
     heartbeat: (details) => ctx.heartbeat(details),
     signal: ctx.cancellationSignal,
     sleep: (ms) => ctx.sleep(ms),
+    track: tracking.stageTrack(input.tracking, input.instance.stage),
   };
 }

@@ -14,6 +14,8 @@ import { pretrain } from './pretrain';
 import { prompts } from './prompts';
 import { reward } from './reward';
 import { sleep } from './sleep';
+import { createTrackingActivities } from './tracking';
+import { RunTracking } from '../src/tracking/run-tracking';
 
 export const stageRegistry: Record<string, StageImplementation> = {
   prompts,
@@ -28,10 +30,14 @@ export const stageRegistry: Record<string, StageImplementation> = {
   counter,
 };
 
-/** Every activity a worker registers, bound to one state folder (artifacts, cache, counters). */
-export function createActivities(stateDir: string) {
+/**
+ * Every activity a worker registers, bound to one state folder (artifacts, cache, counters) and
+ * to the worker's MLflow trackers (`tracking`; the caller closes it when the worker stops).
+ */
+export function createActivities(stateDir: string, tracking: RunTracking = new RunTracking(stateDir)) {
   const { store, cache } = openArtifacts(stateDir);
   const activities: Record<string, (...args: any[]) => Promise<unknown>> = {
+    ...createTrackingActivities(tracking),
     async lookupCache(key: string): Promise<StageResult | null> {
       return (await cache.lookup(key)) ?? null;
     },
@@ -42,7 +48,7 @@ export function createActivities(stateDir: string) {
     },
   };
   for (const [kind, impl] of Object.entries(stageRegistry)) {
-    activities[kind] = (input) => impl(input, stageContext(stateDir, store));
+    activities[kind] = (input) => impl(input, stageContext(stateDir, store, tracking, input));
   }
   return activities;
 }

@@ -1,5 +1,6 @@
 // Test stage: `params.steps` steps of `params.ms / steps` milliseconds each, heartbeating `{step}`
-// after every step; a retried attempt resumes after the last checkpointed step.
+// and logging metric `step` to MLflow after every step; a retried attempt resumes after the last
+// checkpointed step.
 import type { StageImplementation } from '../src/runtime/stage';
 import { recordExecution } from './counter';
 
@@ -11,6 +12,7 @@ export const sleep: StageImplementation = async (input, ctx) => {
     for (let step = from; step < steps; step++) {
       await ctx.sleep(stepMs);
       ctx.heartbeat({ step: step + 1, steps });
+      ctx.track.metrics([{ key: 'step', value: step + 1, step }]);
     }
     const extra = (input.instance.params.metrics as Record<string, number> | undefined) ?? {};
     return { artifacts: {}, metrics: { ...extra, resumedFrom: from, steps } };

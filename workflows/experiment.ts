@@ -5,6 +5,7 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -12,7 +13,16 @@ import {
 } from '@temporalio/workflow';
 import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
 import { causeMessage, pendingProgress, runStage } from './stage';
-import type { RunStatus, StageProgress, StageResult, TrialInput, TrialProgress, TrialResult } from './types';
+import { runTracking, TRACKING_PATCH, type RunTrackingCalls } from './tracking';
+import type {
+  RunStatus,
+  StageProgress,
+  StageResult,
+  TrackedRun,
+  TrialInput,
+  TrialProgress,
+  TrialResult,
+} from './types';
 
 export async function experiment(input: TrialInput): Promise<TrialResult> {
   const topLevel = workflowInfo().parent === undefined;
@@ -43,6 +53,20 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
     });
   }
   setStatus('running');
+  // Inputs recorded before tracking existed carry no `tracking` and replay without it.
+  const run = input.tracking && patched(TRACKING_PATCH) ? trialRun(input) : undefined;
+  const tracking: RunTrackingCalls = runTracking(run);
+  if (run) {
+    await tracking.start({
+      run,
+      spec: input.tracking!.spec,
+      assignment: input.tracking!.assignment,
+      trialId: input.trialId,
+      workflowId: workflowInfo().workflowId,
+      planHash: input.planHash,
+      specFile: input.specFile,
+    });
+  }
 
   const results: TrialResult['stages'] = {};
   const promises: Record<string, Promise<StageResult>> = {};
@@ -55,9 +79,14 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
     const upstream: Record<string, StageResult> = {};
     for (const dep of inst.deps) upstream[dep] = await promises[dep];
     const given = input.given?.[key];
-    const run = given
+    const done = given
       ? { result: given, cached: true }
-      : await runStage(inst, upstream, { ...input, queues: input.queues }, progress[key]).catch((err) => {
+      : await runStage(
+          inst,
+          upstream,
+          { ...input, queues: input.queues, trackRun: run && { run } },
+          progress[key],
+        ).catch((err) => {
           if (isCancellation(err)) progress[key].state = 'cancelled';
           else {
             Object.assign(progress[key], { state: 'failed', error: causeMessage(err) });
@@ -68,10 +97,11 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
         });
     if (given)
       Object.assign(progress[key], { state: 'cached', finishedAt: given.finishedAt, metrics: given.metrics });
-    results[inst.stage] = { ...run.result, cached: run.cached };
+    results[inst.stage] = { ...done.result, cached: done.cached };
     finishedCount++;
-    await report(input, run.result.metrics, finishedCount);
-    return run.result;
+    tracking.stageMetrics(inst.stage, done.result);
+    await report(input, done.result.metrics, finishedCount);
+    return done.result;
   };
 
   const settled = await scope.run(() => {
@@ -80,6 +110,7 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
   });
 
   if (failed) {
+    await tracking.end('FAILED');
     setStatus('failed');
     throw ApplicationFailure.create({
       type: 'StageFailed',
@@ -90,11 +121,27 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
   }
   const rejected = settled.find((s) => s.status === 'rejected');
   if (rejected) {
+    await tracking.end('KILLED');
     setStatus('cancelled');
     throw rejected.reason; // the workflow was cancelled: end it as cancelled
   }
+  await tracking.end('FINISHED');
   setStatus('completed');
   return { trialId: input.trialId, stages: results };
+}
+
+// The trial's MLflow run: nested under its sweep's run when it has one. Keys are workflow id +
+// trial id, so a retried or resumed trial finds the same run.
+function trialRun(input: TrialInput): TrackedRun {
+  const t = input.tracking!;
+  const root = t.parentKey ?? workflowInfo().workflowId;
+  return {
+    key: `${root}/${input.trialId}`,
+    name: t.parentKey ? input.trialId : input.experiment,
+    experiment: t.experiment,
+    ...(t.uri ? { uri: t.uri } : {}),
+    ...(t.parentKey ? { parentKey: t.parentKey, parentName: t.parentName } : {}),
+  };
 }
 
 // Trials of a sweep forward the early-stopping metric to their parent as they finish stages.

@@ -29,6 +29,12 @@ export function trialInput(
     ...(given && Object.keys(given).length ? { given } : {}),
     ...(extra.queues ? { queues: extra.queues } : {}),
     ...(extra.reportMetric ? { reportMetric: extra.reportMetric } : {}),
+    tracking: {
+      experiment: plan.tracking.experiment,
+      ...(plan.tracking.uri ? { uri: plan.tracking.uri } : {}),
+      spec: plan.resolvedSpec,
+      assignment: trial.assignment,
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import type {
   StageOutput,
   StageProgress,
   StageResult,
+  StageTrackingRef,
 } from './types';
 
 /** The activity types workers register (see activities/index.ts). */
@@ -35,7 +36,14 @@ export interface StageRun {
 export async function runStage(
   inst: StageInstance,
   upstream: Record<string, StageResult>,
-  ctx: { experiment: string; trialId?: string; models: ResolvedModels; queues?: QueueNames },
+  ctx: {
+    experiment: string;
+    trialId?: string;
+    models: ResolvedModels;
+    queues?: QueueNames;
+    /** The MLflow run the stage logs to (named apart from the spread plan's `tracking`). */
+    trackRun?: StageTrackingRef;
+  },
   progress: StageProgress,
 ): Promise<StageRun> {
   const hit = await cache.lookupCache(inst.key);
@@ -57,6 +65,7 @@ export async function runStage(
   });
   const input: StageInput = { experiment: ctx.experiment, instance: inst, upstream, models: ctx.models };
   if (ctx.trialId) input.trialId = ctx.trialId;
+  if (ctx.trackRun) input.tracking = ctx.trackRun;
   const out = await activities[inst.kind](input);
   const result = await cache.recordResult({ key: inst.key, artifacts: out.artifacts, metrics: out.metrics });
   Object.assign(progress, { state: 'done', finishedAt: result.finishedAt, metrics: result.metrics });

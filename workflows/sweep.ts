@@ -20,6 +20,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   upsertMemo,
@@ -32,6 +33,7 @@ import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKe
 import { experiment } from './experiment';
 import { trialInput } from './slice';
 import { causeMessage, pendingProgress, runStage } from './stage';
+import { runTracking, TRACKING_PATCH } from './tracking';
 import type {
   MetricReport,
   RunStatus,
@@ -41,6 +43,7 @@ import type {
   SweepInput,
   SweepProgress,
   SweepResult,
+  TrackedRun,
   TrialSummary,
 } from './types';
 
@@ -111,6 +114,27 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   });
   setStatus('running');
 
+  // The sweep's MLflow run: trials nest under it, shared instances log to it. Started again
+  // (found by key) after continue-as-new; ended only when the sweep ends.
+  const run: TrackedRun | undefined = patched(TRACKING_PATCH)
+    ? {
+        key: info.workflowId,
+        name: plan.experiment,
+        experiment: plan.tracking.experiment,
+        ...(plan.tracking.uri ? { uri: plan.tracking.uri } : {}),
+      }
+    : undefined;
+  const tracking = runTracking(run);
+  if (run) {
+    await tracking.start({
+      run,
+      spec: plan.resolvedSpec,
+      workflowId: info.workflowId,
+      planHash: plan.planHash,
+      specFile: plan.specFile,
+    });
+  }
+
   const childId = (trialId: string) => `${info.workflowId}-${trialId}`;
   const shouldContinueAsNew = () =>
     workflowInfo().historyLength >= limit || workflowInfo().continueAsNewSuggested;
@@ -129,10 +153,11 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       const { result } = await runStage(
         inst,
         upstream,
-        { ...plan, queues: input.queues },
+        { ...plan, queues: input.queues, trackRun: run && { run } },
         sharedProgress[key],
       );
       state.shared[key] = result;
+      tracking.stageMetrics(inst.stage, result);
       return result;
     } catch (err) {
       Object.assign(sharedProgress[key], {
@@ -158,6 +183,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         queues: input.queues,
         reportMetric: earlyStop?.metric,
       });
+      if (run && args.tracking)
+        args.tracking = { ...args.tracking, parentKey: run.key, parentName: run.name };
       const child = await startChild(experiment, { workflowId: childId(trialId), args: [args] });
       const result = await child.result();
       const metrics: Record<string, number> = {};
@@ -196,12 +223,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => Promise.allSettled(launched));
+      await tracking.end('KILLED');
       setStatus('cancelled');
     }
     throw err;
   }
   await condition(allHandlersFinished);
   if (continuing) {
+    await tracking.drain();
     state.generation++;
     return continueAsNew<typeof sweep>({ ...input, carried: state });
   }
@@ -211,6 +240,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   );
   const result: SweepResult = { trials: state.trials, best: best(state.trials, objective) };
   if (failedTrials.length === plan.trials.length && plan.trials.length > 0) {
+    await tracking.end('FAILED');
     setStatus('failed');
     throw ApplicationFailure.create({
       type: 'SweepFailed',
@@ -218,6 +248,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       nonRetryable: true,
     });
   }
+  await tracking.end('FINISHED');
   setStatus('completed');
   return result;
 }

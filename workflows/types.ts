@@ -15,6 +15,39 @@ export interface StageInput {
   upstream: Record<string, StageResult>;
   /** The model folders the instance's inputs name. */
   models: Record<string, ResolvedModel>;
+  /** The MLflow run the stage logs to through `ctx.track`; absent when the run is not tracked. */
+  tracking?: StageTrackingRef;
+}
+
+/** An MLflow run, named by a deterministic key so that retries and resumes find it again. */
+export interface TrackedRun {
+  /** `<workflow id>/<trial id>` for a trial, the sweep's workflow id for a sweep. */
+  key: string;
+  name: string;
+  /** MLflow experiment (the plan's `tracking.experiment`). */
+  experiment: string;
+  /** The spec's `tracking.uri`; $MLFLOW_TRACKING_URI and the local server come first and last. */
+  uri?: string;
+  /** The sweep's run, for a trial of a sweep. */
+  parentKey?: string;
+  parentName?: string;
+}
+
+/** What a stage activity needs to log to its run. */
+export interface StageTrackingRef {
+  run: TrackedRun;
+}
+
+/** What a trial needs to open its MLflow run (cut from the plan by `trialInput()`). */
+export interface TrialTracking {
+  experiment: string;
+  uri?: string;
+  /** The resolved spec (`plan.resolvedSpec`), logged as params with the assignment applied. */
+  spec: Record<string, unknown>;
+  assignment: Record<string, unknown>;
+  /** Set by a sweep: the key and name of its run, which the trial's run nests under. */
+  parentKey?: string;
+  parentName?: string;
 }
 
 /** What a stage activity returns: references and numbers, never the data itself. */
@@ -43,6 +76,8 @@ export interface TrialInput {
   queues?: QueueNames;
   /** Metric name the trial forwards to its parent sweep (early stopping). */
   reportMetric?: string;
+  /** Where the trial's MLflow run goes; absent in inputs recorded before tracking existed. */
+  tracking?: TrialTracking;
 }
 
 export type StageState = 'pending' | 'cached' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -119,4 +154,30 @@ export interface MetricReport {
   trialId: string;
   step: number;
   value: number;
+}
+
+/** What a workflow hands the start activity; params are computed there from the spec. */
+export interface RunStart {
+  run: TrackedRun;
+  /** The resolved spec; logged flattened, with `assignment` applied. */
+  spec: Record<string, unknown>;
+  assignment?: Record<string, unknown>;
+  trialId?: string;
+  workflowId: string;
+  planHash: string;
+  specFile?: string;
+}
+
+export type RunEndStatus = 'FINISHED' | 'FAILED' | 'KILLED';
+
+/** The tracking activities (activities/tracking.ts); workflows call them as local activities. */
+export interface TrackingActivities {
+  trackRunStart(start: RunStart): Promise<void>;
+  trackStageMetrics(args: {
+    run: TrackedRun;
+    stage: string;
+    metrics: Record<string, number>;
+    finishedAt: string;
+  }): Promise<void>;
+  trackRunEnd(args: { run: TrackedRun; status: RunEndStatus }): Promise<void>;
 }

@@ -5,9 +5,10 @@
 // writes outputs to `ctx.store`, heartbeats at least every heartbeat timeout (with a checkpoint to
 // resume from), and returns references and metrics only.
 import type { ArtifactStore } from '../artifacts/types';
+import type { StageTrack } from '../tracking/run-tracking';
 import type { StageInput, StageOutput } from '../../workflows/types';
 
-export type { StageInput, StageOutput };
+export type { StageInput, StageOutput, StageTrack };
 
 export interface StageContext {
   stateDir: string;
@@ -25,6 +26,13 @@ export interface StageContext {
   signal: AbortSignal;
   /** Sleeps, and rejects with a CancelledFailure when the run is cancelled. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Logs to the stage's MLflow run (the trial's; the sweep's for an instance shared by trials):
+   * `metrics([{ key, value, step }])` as `<stage>.<key>`, `artifact(path, bytes | file)` and
+   * `image(path, png)` under `<stage>/`. Calls return at once and never throw for MLflow trouble
+   * (they wait in a durable outbox). The metrics a stage returns are logged for it at step 0.
+   */
+  track: StageTrack;
 }
 
 export type StageImplementation = (input: StageInput, ctx: StageContext) => Promise<StageOutput>;

@@ -10,6 +10,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../../activities/index';
 import type { Queue } from '../spec/plan';
+import { RunTracking } from '../tracking/run-tracking';
 import { DEFAULT_QUEUES } from '../../workflows/definitions';
 import type { QueueNames } from '../../workflows/types';
 import { UserError } from './paths';
@@ -43,7 +44,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 export class WorkerSet {
-  private constructor(readonly workers: Worker[]) {}
+  private constructor(
+    readonly workers: Worker[],
+    /** The workers' MLflow trackers; closed (undelivered calls kept) when the workers stop. */
+    readonly tracking: RunTracking,
+  ) {}
 
   static async create(opts: WorkerSetOptions): Promise<WorkerSet> {
     const queues = opts.queues ?? ['cpu', 'gpu'];
@@ -54,7 +59,10 @@ export class WorkerSet {
         `The number of GPU devices must be a whole number of at least 1, not ${gpuDevices}.`,
       );
     }
-    const activities = createActivities(opts.stateDir);
+    const tracking = new RunTracking(opts.stateDir);
+    // Calls a previous worker left undelivered (MLflow was away) go out now, not at the next run.
+    tracking.resumePending();
+    const activities = createActivities(opts.stateDir, tracking);
     const common = {
       connection: opts.connection,
       namespace: opts.namespace ?? 'default',
@@ -62,26 +70,38 @@ export class WorkerSet {
       shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     };
     const workers: Worker[] = [];
-    for (const q of queues) {
-      workers.push(
-        await Worker.create({
-          ...common,
-          taskQueue: names[q],
-          ...(q === 'cpu'
-            ? {
-                workflowBundle: await workflowBundle(),
-                maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? 8,
-              }
-            : { maxConcurrentActivityTaskExecutions: gpuDevices }),
-        }),
-      );
+    try {
+      for (const q of queues) {
+        workers.push(
+          await Worker.create({
+            ...common,
+            taskQueue: names[q],
+            ...(q === 'cpu'
+              ? {
+                  workflowBundle: await workflowBundle(),
+                  maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? 8,
+                }
+              : { maxConcurrentActivityTaskExecutions: gpuDevices }),
+          }),
+        );
+      }
+    } catch (err) {
+      await tracking.close(0);
+      throw err;
     }
-    return new WorkerSet(workers);
+    return new WorkerSet(workers, tracking);
   }
 
-  /** Runs every worker until all have shut down (SIGINT/SIGTERM or `shutdown()`). */
+  /**
+   * Runs every worker until all have shut down (SIGINT/SIGTERM or `shutdown()`), then gives MLflow
+   * a moment to take the last tracking calls; any left wait in the outbox for the next worker.
+   */
   async run(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.run()));
+    try {
+      await Promise.all(this.workers.map((w) => w.run()));
+    } finally {
+      await this.tracking.close();
+    }
   }
 
   /** Runs the workers while `fn` runs, then shuts them down gracefully. */
