@@ -368,10 +368,10 @@ export async function labeling(input: LabelingInput): Promise<LabelingSummary> {
         break;
       }
       const pct = (100 * fraction).toFixed(0);
-      const shortfall = `${complete} of ${total} images (${pct}%) have ${quorum} labels, below min_fraction ${input.minFraction}`;
+      const shortfall = `${complete} of ${total} images (${pct}%) at the quorum of ${quorum} label${quorum === 1 ? '' : 's'}, below min_fraction ${input.minFraction}`;
       if (input.onDeadline === 'fail') {
         throw ApplicationFailure.nonRetryable(
-          `Labelling task '${task}' reached its deadline with ${shortfall}, and on_deadline is 'fail'.`,
+          `Labelling task '${task}' reached its deadline with ${shortfall}; label more images, lower min_fraction or set on_deadline to extend.`,
           'LabelDeadline',
         );
       }
