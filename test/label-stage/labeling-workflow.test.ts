@@ -3,11 +3,14 @@
 // label store's outbox.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { acquireLabelBridge } from '../../src/labels/bridge';
+import { Worker } from '@temporalio/worker';
+import { acquireLabelBridge, labelReminder } from '../../src/labels/bridge';
 import { LabelStore } from '../../src/labels/store';
 import type { LabelEvent, LabelValue } from '../../src/labels/types';
 import { WorkerSet } from '../../src/runtime/workers';
@@ -262,4 +265,60 @@ test('the bridge routes outbox events to their task workflow and drops those of 
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('on_deadline extend waits another extend_by until min_fraction is reached, then proceeds', async () => {
+  const task = 'label-extend';
+  const h = await ts.env.client.workflow.start(labeling, {
+    taskQueue: 'cpu',
+    workflowId: task,
+    args: [
+      baseInput(task, { quorum: 1, deadline: '1s', extendBy: '2s', minFraction: 0.5, onDeadline: 'extend' }),
+    ],
+  });
+  while ((await h.query(labelingProgressQuery)).extensions < 1) await new Promise((r) => setTimeout(r, 50));
+  await h.executeUpdate(addLabelsUpdate, {
+    args: [[ev(task, 'im-0', 'r-alice', 'good'), ev(task, 'im-1', 'r-bob', 'bad')]],
+  });
+  await untilClosed(h);
+  const { summary } = await h.executeUpdate(collectLabelsUpdate);
+  assert.equal(summary.reason, 'deadline');
+  assert.equal(summary.complete, 2);
+  assert.ok(summary.extensions >= 1);
+  await h.result();
+});
+
+test('reminders are POSTed to the webhook by the labelReminder activity while the task is open', async () => {
+  const posts: Record<string, unknown>[] = [];
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      posts.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const worker = await Worker.create({
+    connection: ts.env.nativeConnection,
+    taskQueue: 'label-reminders',
+    activities: { labelReminder },
+  });
+  const task = 'label-reminder';
+  await worker.runUntil(async () => {
+    const h = await ts.env.client.workflow.start(labeling, {
+      taskQueue: 'cpu',
+      workflowId: task,
+      args: [baseInput(task, { reminder: { webhook: url, every: '500ms', queue: 'label-reminders' } })],
+    });
+    while (posts.length < 2) await new Promise((r) => setTimeout(r, 50));
+    await h.signal(closeLabelingSignal);
+    await untilClosed(h);
+    await h.executeUpdate(collectLabelsUpdate);
+    await h.result();
+  });
+  await new Promise((r) => hook.close(r));
+  assert.match(String(posts[0].text), /Labelling task 'label-reminder': 0 of 4 images have 2 label\(s\)/);
+  assert.deepEqual([posts[0].task, posts[0].total, posts[0].quorum], [task, 4, 2]);
 });
