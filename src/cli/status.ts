@@ -2,10 +2,13 @@
 import { CONNECTION_HELP, connectionFlags, connectionOptions, parse, runVerb } from '../runtime/cli';
 import { connectClient, resolveConnection } from '../runtime/connection';
 import { renderRun, renderRuns } from '../runtime/render';
+import { stateDir } from '../runtime/paths';
 import { listRuns, viewRun } from '../runtime/runs';
+import { pendingTrackingWarnings } from '../tracking/run-tracking';
 
 const HELP = `Usage: alignrun status [ID] [--experiment NAME] [connection flags]
 Without ID: a table of runs (newest first). With ID: each stage's state, attempt and progress.
+Warns when tracking calls are waiting in the state folder's outbox for an MLflow server.
 ${CONNECTION_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -18,6 +21,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
+    for (const line of pendingTrackingWarnings(stateDir(values.state)))
+      process.stdout.write(`Warning: ${line}.\n`);
     const client = await connectClient(resolveConnection(connectionFlags(values)));
     try {
       if (positionals[0]) process.stdout.write(renderRun(await viewRun(client, positionals[0])) + '\n');

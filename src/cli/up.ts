@@ -3,10 +3,14 @@ import { parse, runVerb } from '../runtime/cli';
 import { runningWorker, startWorkerProcess, workerLog } from '../runtime/background';
 import { startDevServer } from '../runtime/devserver';
 import { stateDir, UserError } from '../runtime/paths';
+import { startMlflowServer } from '../tracking/server';
+import { localMlflowDir, recordedLocalMlflowUrl, recordLocalMlflowUrl } from '../tracking/run-tracking';
 
-const HELP = `Usage: alignrun up [--port 7233] [--ui-port 8233] [--devices N] [--no-workers] [--state DIR]
-Starts the local Temporal dev server (persisted in the state folder) and a worker serving the cpu
-and gpu queues, both in the background. Running it again reuses what is already up.
+const HELP = `Usage: alignrun up [--port 7233] [--ui-port 8233] [--mlflow-port P] [--no-mlflow] [--devices N]
+                  [--no-workers] [--state DIR]
+Starts the local Temporal dev server and MLflow tracking server (both persisted in the state
+folder) and a worker serving the cpu and gpu queues, all in the background. Running it again reuses
+what is already up. MLflow keeps the port it got first, so runs tracked while it was down reach it.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -16,6 +20,8 @@ export async function run(argv: string[]): Promise<number> {
       'ui-port': { type: 'string' },
       devices: { type: 'string' },
       'no-workers': { type: 'boolean' },
+      'mlflow-port': { type: 'string' },
+      'no-mlflow': { type: 'boolean' },
       state: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -38,6 +44,18 @@ export async function run(argv: string[]): Promise<number> {
     });
     process.stdout.write(`Temporal: ${server.address} (pid ${server.pid}, data ${server.dbFile})\n`);
     process.stdout.write(`Temporal UI: ${server.uiUrl}\n`);
+    if (!values['no-mlflow']) {
+      // Before the worker, which reads the recorded URL when a spec names no tracking URI.
+      const recorded = recordedLocalMlflowUrl(state);
+      const port =
+        num(values['mlflow-port'], '--mlflow-port') ??
+        (recorded ? Number(new URL(recorded).port) : undefined);
+      const mlflow = await startMlflowServer({ stateDir: localMlflowDir(state), port });
+      recordLocalMlflowUrl(state, mlflow.url);
+      process.stdout.write(
+        `MLflow: ${mlflow.url} (pid ${mlflow.pid}${mlflow.reused ? ', already running' : ''}, data ${localMlflowDir(state)})\n`,
+      );
+    }
     if (!values['no-workers']) {
       const existing = runningWorker(state);
       const pid =
