@@ -18,7 +18,7 @@ import { onnx } from './onnx';
 import { decomposeFloatOnly, toFloat64 } from './precision';
 import { Rng } from './rng';
 import { createSession, runSession } from './session';
-import { inferShapes } from './shapes';
+import { type ShapeMap, inferShapes } from './shapes';
 
 export interface GradcheckOptions {
   /** Initializers to check (they become trainable). */
@@ -83,10 +83,11 @@ async function numericSession(
   precision: 'float64' | 'float32',
   wrt: string[],
   source: string,
+  shapes: ShapeMap,
 ) {
   if (precision === 'float32') {
     try {
-      const wide = decomposeFloatOnly(toFloat64(model));
+      const wide = decomposeFloatOnly(toFloat64(model), shapes);
       return {
         session: await createSession(forwardWithParams(wide, wrt, source), { optimization: 'basic' }),
         wide: true,
@@ -117,7 +118,7 @@ async function check(
   });
   const trainSession = await createSession(training, { optimization: 'basic' });
   const lossSource = lossSourceName(model, options);
-  const { session: forward, wide } = await numericSession(model, precision, wrt, lossSource);
+  const { session: forward, wide } = await numericSession(model, precision, wrt, lossSource, shapes);
   try {
     const feeds: Record<string, TensorValue> = {};
     for (const input of model.graph?.input ?? []) {

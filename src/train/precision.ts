@@ -1,7 +1,10 @@
 // Converting a float32 graph to float64, so gradients can be checked in double precision.
 import { GraphBuilder } from './builder';
-import { type TensorValue, attrFloat, attrInt, dtypeCode, makeTensor, tensorValue } from './ir';
+import { type TensorValue, attrFloat, attrInt, attrString, dtypeCode, makeTensor, tensorValue } from './ir';
 import { onnx } from './onnx';
+import { convGeometry } from './ops/conv';
+import { nearestSource } from './ops/shape';
+import type { ShapeMap } from './shapes';
 
 const F32 = dtypeCode('float32');
 const F64 = dtypeCode('float64');
@@ -56,14 +59,27 @@ export function toFloat64(model: onnx.IModelProto): onnx.ModelProto {
 
 /**
  * The same function with float-only ops (no double kernel in onnxruntime's CPU provider) rewritten
- * in primitive ops that have one, so a float64 reference can be evaluated: InstanceNormalization.
+ * in primitive ops that have one, so a float64 reference can be evaluated: InstanceNormalization,
+ * and, where `shapes` gives their sizes, Conv (Slices per kernel tap and a MatMul) and nearest
+ * Resize (a Gather per axis).
  * Used for the numeric side of a gradient check only; the analytic side keeps the real op.
  */
-export function decomposeFloatOnly(model: onnx.IModelProto): onnx.ModelProto {
+export function decomposeFloatOnly(model: onnx.IModelProto, shapes?: ShapeMap): onnx.ModelProto {
   const b = GraphBuilder.fromModel(model);
   const original = b.nodes.splice(0, b.nodes.length);
   const out: onnx.NodeProto[] = [];
   for (const n of original) {
+    const dims = (t: string | undefined) => (t ? shapes?.get(t)?.dims : undefined);
+    if (n.opType === 'Conv' && dims(n.input[0]) && dims(n.input[1]) && dims(n.output[0])) {
+      convAsMatMul(b, n, dims(n.input[0])!, dims(n.input[1])!, dims(n.output[0])!);
+      out.push(...b.nodes.splice(0, b.nodes.length));
+      continue;
+    }
+    if (n.opType === 'Resize' && dims(n.input[0]) && dims(n.output[0]) && nearest(n)) {
+      resizeAsGather(b, n, dims(n.input[0])!, dims(n.output[0])!, shapes?.get(n.input[2] ?? '')?.value);
+      out.push(...b.nodes.splice(0, b.nodes.length));
+      continue;
+    }
     if (n.opType !== 'InstanceNormalization') {
       out.push(n);
       continue;
@@ -82,4 +98,55 @@ export function decomposeFloatOnly(model: onnx.IModelProto): onnx.ModelProto {
   }
   b.nodes.push(...out);
   return b.build();
+}
+
+/** y = Conv(x, W, bias) as im2col: strided Slices of the padded input per tap, Concat, one MatMul. */
+function convAsMatMul(b: GraphBuilder, n: onnx.NodeProto, xDims: number[], wDims: number[], yDims: number[]) {
+  const [x, w, bias] = n.input;
+  const geo = convGeometry(n, xDims, wDims, yDims, false);
+  const [N, cin] = xDims;
+  const cout = wDims[0];
+  const G = geo.group;
+  const sp = xDims.length - 2;
+  const outSp = yDims.slice(2);
+  const P = outSp.reduce((a, d) => a * d, 1);
+  const axes = Array.from({ length: sp }, (_, i) => i + 2);
+  const xp = b.node('Pad', [x, b.int64s([0, 0, ...geo.padsBegin, 0, 0, ...geo.padsEnd])], {
+    mode: 'constant',
+  });
+  let offsets: number[][] = [[]];
+  for (const k of geo.kernel)
+    offsets = offsets.flatMap((o) => Array.from({ length: k }, (_, i) => [...o, i]));
+  const taps = offsets.map((off) => {
+    const starts = off.map((k, i) => k * geo.dilations[i]);
+    const ends = starts.map((s, i) => s + (outSp[i] - 1) * geo.strides[i] + 1);
+    return b.reshape(b.slice(xp, starts, ends, axes, geo.strides), [N, cin, 1, P]);
+  });
+  const cols = b.reshape(b.concat(taps, 2), [N, G, (cin / G) * taps.length, P]);
+  const wr = b.reshape(w, [G, cout / G, (cin / G) * taps.length]);
+  let y = b.reshape(b.matmul(wr, cols), yDims);
+  if (bias) y = b.add(y, b.reshape(bias, [cout, ...axes.map(() => 1)]));
+  b.node('Identity', [y], {}, { outputs: n.output[0] });
+}
+
+const nearest = (n: onnx.INodeProto) => attrString(n, 'mode', 'nearest') === 'nearest';
+
+/** A nearest-mode Resize as one Gather per resized axis, with the source indices it picks. */
+function resizeAsGather(
+  b: GraphBuilder,
+  n: onnx.NodeProto,
+  inDims: number[],
+  outDims: number[],
+  scales: TensorValue | undefined,
+) {
+  const ctm = attrString(n, 'coordinate_transformation_mode', 'half_pixel');
+  const nm = attrString(n, 'nearest_mode', 'round_prefer_floor');
+  let y = n.input[0];
+  inDims.forEach((inSize, a) => {
+    const outSize = outDims[a];
+    const scale = scales && scales.data.length > a ? Number(scales.data[a]) : outSize / inSize;
+    const src = Array.from({ length: outSize }, (_, i) => nearestSource(i, scale, inSize, outSize, ctm, nm));
+    if (outSize !== inSize || src.some((v, i) => v !== i)) y = b.gather(y, b.int64s(src), a);
+  });
+  b.node('Identity', [y], {}, { outputs: n.output[0] });
 }

@@ -9,7 +9,7 @@
 import { attrInt, attrInts, attrString } from '../ir';
 import type { GradContext, GradRule } from './context';
 
-interface Geometry {
+export interface Geometry {
   strides: number[];
   dilations: number[];
   padsBegin: number[];
@@ -19,10 +19,19 @@ interface Geometry {
 }
 
 function geometry(n: Parameters<GradRule>[0], c: GradContext, transposed: boolean): Geometry {
-  const x = n.input![0];
-  const w = n.input![1];
-  const xs = c.shape(x).slice(2);
-  const kernel = c.shape(w).slice(2);
+  return convGeometry(n, c.shape(n.input![0]), c.shape(n.input![1]), c.shape(n.output![0]), transposed);
+}
+
+/** Strides, dilations, explicit pads (auto_pad resolved from the measured sizes) and groups. */
+export function convGeometry(
+  n: Parameters<GradRule>[0],
+  xDims: number[],
+  wDims: number[],
+  yDims: number[],
+  transposed: boolean,
+): Geometry {
+  const xs = xDims.slice(2);
+  const kernel = wDims.slice(2);
   const r = kernel.length;
   const strides = attrInts(n, 'strides') ?? kernel.map(() => 1);
   const dilations = attrInts(n, 'dilations') ?? kernel.map(() => 1);
@@ -33,7 +42,7 @@ function geometry(n: Parameters<GradRule>[0], c: GradContext, transposed: boolea
   if (autoPad === 'VALID') pads = new Array(2 * r).fill(0);
   else if (autoPad.startsWith('SAME') || outputShape) {
     // Total padding from the measured sizes; SAME_UPPER puts the odd one at the end.
-    const ys = c.shape(n.output![0]).slice(2);
+    const ys = yDims.slice(2);
     const upper = autoPad !== 'SAME_LOWER';
     const begin: number[] = [];
     const end: number[] = [];

@@ -172,7 +172,8 @@ function scatterAxis(c: GradContext, g: string, axis: number, src: number[], inS
   return c.b.transpose(c.b.matmul(c.b.transpose(g, perm), matrix), perm);
 }
 
-function nearestSource(
+/** Source index of output position i along one axis of a nearest-mode Resize. */
+export function nearestSource(
   i: number,
   scale: number,
   inSize: number,
