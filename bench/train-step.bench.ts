@@ -3,7 +3,7 @@
 // memory. Networks: the tiny UNet at batch 8 (what alignrun fine-tunes) and a small conv +
 // attention block (bench/train-nets.ts). Prints JSON lines for bench/run.ts.
 //
-//   node --import tsx bench/train-step.bench.ts [unet|block ...] [--steps N]
+//   node --import tsx bench/train-step.bench.ts [block|unet ...] [--steps N]
 import { buildTrainingGraph } from '../src/train/engine';
 import { countFlops } from '../src/train/flops';
 import { AdamW, constantLr } from '../src/train/optim';
@@ -109,7 +109,8 @@ async function main(argv: string[]) {
   const i = argv.indexOf('--steps');
   const steps = i >= 0 ? Number(argv[i + 1]) : 12;
   const names = argv.filter((a, k) => !a.startsWith('--') && argv[k - 1] !== '--steps');
-  for (const which of names.length ? names : ['unet', 'block']) {
+  // The small block first: the UNet's FLOP probe leaves the process RSS high for what follows.
+  for (const which of names.length ? names : ['block', 'unet']) {
     const net = benchNet(which);
     const batch = Number(net.model.graph!.input![0].type!.tensorType!.shape!.dim![0].dimValue);
     await bench(net, which === 'unet' ? 'tiny UNet' : 'conv+attention block', batch, steps);
