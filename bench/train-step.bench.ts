@@ -39,8 +39,9 @@ async function bench(net: BenchNet, title: string, batch: number, steps: number)
   const memory = trainer.memory;
   await trainer.release();
 
-  // The forward pass as inference runs it: weights are constants (onnxruntime may pre-pack them).
-  const fwd = await createSession(model);
+  // The forward pass as inference runs it (weights are constants, which onnxruntime may pre-pack),
+  // with the trainer's session options (no spin-waiting), so the ratio compares like with like.
+  const fwd = await createSession(model, { spinning: false });
   const fwdTimes: number[] = [];
   await runSession(fwd, feeds);
   for (let i = 0; i < steps; i++) {

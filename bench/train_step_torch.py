@@ -169,8 +169,9 @@ def conv(x, a):
 
 def build(graph, spec, weights, inputs, device):
     g = Graph(graph, device)
-    params = {k: torch.nn.Parameter(torch.from_numpy(v).to(device)) for k, v in weights.items()}
-    feeds = {k: torch.from_numpy(v).to(device) for k, v in inputs.items()}
+    # Copies: on the CPU from_numpy shares memory, and AdamW would train the exported weights.
+    params = {k: torch.nn.Parameter(torch.tensor(v, device=device)) for k, v in weights.items()}
+    feeds = {k: torch.tensor(v, device=device) for k, v in inputs.items()}
     trainable = [params[k] for k in spec["trainable"]]
     opt = spec["optimizer"]
     optimizer = torch.optim.AdamW(
@@ -193,7 +194,7 @@ def build(graph, spec, weights, inputs, device):
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(trainable, math.inf)
         optimizer.step()
-        return loss, norm
+        return loss.detach(), norm
 
     return params, forward, step
 

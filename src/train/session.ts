@@ -19,10 +19,12 @@ export interface TrainSessionOptions {
   /** Intra-op threads (default: onnxruntime's choice). */
   threads?: number;
   /**
-   * Let idle intra-op threads spin-wait for work (default false). Spinning wins a little on an
-   * otherwise idle machine, but where cores are shared (workers, other sessions) a spinning
-   * thread steals the core its partner needs: the tiny UNet's training step took 340 ms with
-   * spinning against 188 ms without, on 2 shared cores (bench/train-profile.ts).
+   * Let idle intra-op threads spin-wait for work (default: onnxruntime's, which spins). Spinning
+   * speeds up small ops on an otherwise idle machine, but where cores are shared a spinning thread
+   * steals the core its partner needs. The Trainer turns it off: the tiny UNet's training step took
+   * 340 ms spinning against 188 ms not, on 2 shared cores, and the same either way (~105 ms) on 16
+   * idle ones; the forward pass alone there took 10 ms spinning, 16 ms not (bench/train-profile.ts,
+   * bench/train-step.bench.ts).
    */
   spinning?: boolean;
 }
@@ -40,7 +42,7 @@ export async function createSession(
     // Warnings only: constant folding reports every float-only kernel it cannot fold in float64.
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   if (typeof model === 'string') return ort.InferenceSession.create(model, so);
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);

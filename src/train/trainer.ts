@@ -38,6 +38,7 @@ export interface TrainerOptions {
   /** Folder for checkpoints, written every `checkpointEvery` steps (default: none). */
   checkpointDir?: string;
   checkpointEvery?: number;
+  /** Session options of the training graph (here `spinning` defaults to false). */
   session?: TrainSessionOptions;
 }
 
@@ -94,7 +95,8 @@ export class Trainer {
       shapes,
     });
     const saved = savedActivations(training, shapes);
-    const session = await createSession(training, o.session);
+    // No spin-waiting unless asked: see TrainSessionOptions.spinning.
+    const session = await createSession(training, { spinning: false, ...o.session });
     const params: Tensors = {};
     const dims: Record<string, number[]> = {};
     for (const t of o.model.graph?.initializer ?? []) {
