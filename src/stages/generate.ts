@@ -1,5 +1,6 @@
 // Stage `generate`: images for every prompt with a diffusion model. Writes into the instance's
 // work folder, so a retried attempt resumes mid-batch; heartbeats progress.
+import { join } from 'node:path';
 import { generateImages } from '../model/generate';
 import type { StageImplementation } from '../runtime/stage';
 import { inputRef, modelFolder, providerFor, readJsonArtifact, upstreamArtifact, workDir } from './io';
@@ -38,8 +39,10 @@ export const run: StageImplementation = async (input, ctx) => {
     { outDir, signal: ctx.signal, onProgress: (done, total) => ctx.heartbeat({ step: done, steps: total }) },
   );
   const images = await ctx.store.putDir(outDir);
+  // Downstream stages that read prompts (the reward model) tokenise them as this model does.
+  const tokenizer = await ctx.store.putDir(join(modelDir, 'tokenizer'));
   return {
-    artifacts: { images, prompts: upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts') },
+    artifacts: { images, tokenizer, prompts: upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts') },
     metrics: { images: entries.length },
   };
 };

@@ -46,20 +46,37 @@ export function putJson(ctx: StageContext, value: unknown) {
 }
 
 /**
+ * A `putDir` artifact as a local folder at `dir`, written once and atomically (temp + rename);
+ * `marker` is a file every complete copy has, so a half-written copy is never taken for one.
+ */
+export async function materialiseDir(
+  ctx: StageContext,
+  ref: ArtifactRef,
+  dir: string,
+  marker: string,
+): Promise<string> {
+  if (!existsSync(join(dir, marker))) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    await ctx.store.getDir(ref, tmp);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return dir;
+}
+
+/** A shared read-only copy of a folder artifact under the state folder, by content hash. */
+export function sharedDir(ctx: StageContext, ref: ArtifactRef, marker: string): Promise<string> {
+  return materialiseDir(ctx, ref, join(ctx.stateDir, 'dirs', ref.sha256), marker);
+}
+
+/**
  * A model input as a local SD-layout folder: a model from `models:` is used where it is; a
  * finetune/pretrain stage's output is materialised once under the state folder by content hash.
  */
 export async function modelFolder(input: StageInput, ctx: StageContext, ref: InputRef): Promise<string> {
   if ('model' in ref) return input.models[ref.model].path;
-  const art = upstreamArtifact(input, ref, 'model');
-  const dir = join(ctx.stateDir, 'models', art.sha256);
-  if (!existsSync(join(dir, 'model_index.json'))) {
-    const tmp = `${dir}.tmp-${process.pid}`;
-    await ctx.store.getDir(art, tmp);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  }
-  return dir;
+  return sharedDir(ctx, upstreamArtifact(input, ref, 'model'), 'model_index.json');
 }
 
 /** Execution provider settings for a model input (stage outputs inherit the experiment's first model's). */

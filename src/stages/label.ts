@@ -2,7 +2,7 @@
 // judge), an imported label file, or people at the labelling page (a `labeling` workflow waits for
 // them). Every source ends the same way: labels.jsonl, one line per labelled image with its
 // aggregated label and each rater's answer, plus the images and prompts passed through.
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
@@ -28,7 +28,8 @@ import {
   type LabelingInput,
   type LabelingOutcome,
 } from '../../workflows/labeling';
-import { inputRef, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import { inputRef, materialiseDir, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import type { ArtifactRef } from '../artifacts/types';
 import type { PromptRecord } from './prompts';
 
 type LabelSource =
@@ -166,20 +167,22 @@ export const run: StageImplementation = async (input, ctx) => {
   const labelsRef = await ctx.store.put(records.map((r) => JSON.stringify(r) + '\n').join(''), {
     mediaType: 'application/x-ndjson',
   });
-  return { artifacts: { labels: labelsRef, images: imagesRef, prompts: promptsRef }, metrics };
+  // The tokenizer travels along so the reward stage can read the prompts the way the model does.
+  const tokenizer = input.upstream[(imagesInput as { key: string }).key]?.artifacts.tokenizer;
+  return {
+    artifacts: {
+      labels: labelsRef,
+      images: imagesRef,
+      prompts: promptsRef,
+      ...(tokenizer ? { tokenizer } : {}),
+    },
+    metrics,
+  };
 };
 
 /** The images artifact as a folder under the instance's work folder (rater pages stream from it). */
-async function materialise(input: StageInput, ctx: StageContext, ref: { sha256: string }): Promise<string> {
-  const dir = join(workDir(input, ctx), 'images');
-  if (!existsSync(join(dir, 'manifest.jsonl'))) {
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    await ctx.store.getDir(ref.sha256, tmp);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  }
-  return dir;
+function materialise(input: StageInput, ctx: StageContext, ref: ArtifactRef): Promise<string> {
+  return materialiseDir(ctx, ref, join(workDir(input, ctx), 'images'), 'manifest.jsonl');
 }
 
 function labelRecords(

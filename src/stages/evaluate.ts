@@ -1,0 +1,56 @@
+// Stage `evaluate`: judge alignment per category, mean reward and fidelity for every model on
+// seen and unseen prompts over fixed seeds, and before/after contact sheets.
+// Metrics: `<model>.<split>.alignment` (and per category, well_formed, frechet, mean_reward), and
+// with two models `alignment_gain_<split>` = second / first (tuned over base).
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { evaluate, type EvaluateParams } from '../evaluate/evaluate';
+import type { StageImplementation } from '../runtime/stage';
+import type { InputRef } from '../spec/plan';
+import { modelFolder, sharedDir, upstreamArtifact, workDir } from './io';
+
+export const run: StageImplementation = async (input, ctx) => {
+  const p = input.instance.params as EvaluateParams;
+  const refs = ([] as InputRef[]).concat(input.instance.inputs.models ?? []);
+  const models: Record<string, string> = {};
+  for (const ref of refs) models['model' in ref ? ref.model : ref.stage] = await modelFolder(input, ctx, ref);
+  const rewardIn = input.instance.inputs.reward;
+  const rewardDir =
+    rewardIn && !Array.isArray(rewardIn)
+      ? await sharedDir(ctx, upstreamArtifact(input, rewardIn, 'reward'), 'metrics.json')
+      : undefined;
+  const outDir = join(workDir(input, ctx), 'evaluation');
+  const result = await evaluate({
+    params: p,
+    models,
+    rewardDir,
+    outDir,
+    signal: ctx.signal,
+    onProgress: ({ done, total }) => ctx.heartbeat({ step: done, steps: total }),
+  });
+  const metrics: Record<string, number> = {};
+  const put = (k: string, v: number | null) => {
+    if (v !== null && Number.isFinite(v)) metrics[k] = v;
+  };
+  for (const [model, splits] of Object.entries(result.metrics)) {
+    for (const [split, m] of Object.entries(splits)) {
+      put(`${model}.${split}.alignment`, m.alignment);
+      put(`${model}.${split}.well_formed`, m.wellFormed);
+      put(`${model}.${split}.frechet`, m.frechet);
+      put(`${model}.${split}.mean_reward`, m.meanReward);
+      for (const [c, v] of Object.entries(m.alignmentByCategory)) put(`${model}.${split}.alignment.${c}`, v);
+    }
+  }
+  const names = Object.keys(models);
+  if (names.length === 2) {
+    const [base, tuned] = names;
+    for (const split of Object.keys(result.metrics[base] ?? {})) {
+      const a = result.metrics[base][split].alignment;
+      const b = result.metrics[tuned]?.[split]?.alignment;
+      if (b !== undefined && a > 0) put(`alignment_gain_${split}`, b / a);
+      if (b !== undefined) put(`alignment_delta_${split}`, b - a);
+    }
+  }
+  for (const sheet of result.sheets) await ctx.track.image(basename(sheet), readFileSync(sheet));
+  return { artifacts: { evaluation: await ctx.store.putDir(outDir) }, metrics };
+};

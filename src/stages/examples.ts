@@ -1,0 +1,62 @@
+// Labelled and unlabelled (image, prompt) pairs read back from the label and generate stages'
+// artifacts: the images are the raw float tensors the generate stage wrote beside its PNGs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Image } from '../domains/shapes/types';
+import type { ManifestEntry } from '../model/generate';
+import type { StageContext, StageInput } from '../runtime/stage';
+import type { InputRef } from '../spec/plan';
+import { readJsonlArtifact, sharedDir, upstreamArtifact } from './io';
+import type { LabelRecord } from './label';
+
+export interface LabelledExample {
+  image: Image;
+  prompt: string;
+  label: number;
+  category?: string;
+  split?: string;
+}
+
+function readTensor(dir: string, rel: string, dims: number[]): Image {
+  const buf = readFileSync(join(dir, rel));
+  const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const [, h, w] = dims.length === 4 ? dims.slice(1) : dims;
+  return { width: w, height: h, data };
+}
+
+/** Images that reached the label stage's quorum, with their aggregated label. */
+export async function labelledExamples(
+  input: StageInput,
+  ctx: StageContext,
+  labels: InputRef,
+): Promise<LabelledExample[]> {
+  const records = await readJsonlArtifact<LabelRecord>(ctx, upstreamArtifact(input, labels, 'labels'));
+  const dir = await sharedDir(ctx, upstreamArtifact(input, labels, 'images'), 'manifest.jsonl');
+  const dims = new Map(manifest(dir).map((m) => [m.tensor, m.dims]));
+  return records
+    .filter((r) => r.quorum)
+    .map((r) => ({
+      image: readTensor(dir, r.tensor, dims.get(r.tensor)!),
+      prompt: r.prompt,
+      label: r.label,
+      category: r.category ?? undefined,
+      split: r.split ?? undefined,
+    }));
+}
+
+/** Every image a generate stage produced, unlabelled. */
+export async function generatedImages(
+  input: StageInput,
+  ctx: StageContext,
+  images: InputRef,
+): Promise<{ image: Image; prompt: string }[]> {
+  const dir = await sharedDir(ctx, upstreamArtifact(input, images, 'images'), 'manifest.jsonl');
+  return manifest(dir).map((m) => ({ image: readTensor(dir, m.tensor, m.dims), prompt: m.prompt }));
+}
+
+function manifest(dir: string): ManifestEntry[] {
+  return readFileSync(join(dir, 'manifest.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ManifestEntry);
+}

@@ -1,0 +1,57 @@
+// Stage `reward`: trains r(x, z) on the labels with the paper's auxiliary prompt-classification
+// loss. Output: the reward model folder (ONNX scorer, tokenizer, metrics) as `reward`.
+import { ApplicationFailure } from '@temporalio/common';
+import { join } from 'node:path';
+import { RewardInputError } from '../reward/data';
+import { trainReward, type RewardParams } from '../reward/train';
+import type { StageImplementation } from '../runtime/stage';
+import { labelledExamples } from './examples';
+import { inputRef, sharedDir, upstreamArtifact, workDir } from './io';
+
+export const run: StageImplementation = async (input, ctx) => {
+  const p = input.instance.params as RewardParams & { backbone?: { type: 'tiny' | 'clip'; path?: string } };
+  if (p.backbone?.type === 'clip') {
+    throw ApplicationFailure.nonRetryable(
+      `Reward stage '${input.instance.stage}': the CLIP backbone is not implemented yet; use backbone type 'tiny'.`,
+      'RewardStageError',
+    );
+  }
+  const labels = inputRef(input, 'labels');
+  const examples = await labelledExamples(input, ctx, labels);
+  const tokenizerDir = await sharedDir(ctx, upstreamArtifact(input, labels, 'tokenizer'), 'vocab.json');
+  const outDir = join(workDir(input, ctx), 'reward');
+  let result;
+  try {
+    result = await trainReward({
+      params: p,
+      examples,
+      tokenizerDir,
+      outDir,
+      signal: ctx.signal,
+      onProgress: ({ epoch, epochs, loss }) => {
+        ctx.heartbeat({ step: epoch, steps: epochs });
+        ctx.track.metrics([{ key: 'loss', value: loss, step: epoch }]);
+      },
+    });
+  } catch (e) {
+    if (e instanceof RewardInputError) {
+      throw ApplicationFailure.nonRetryable(
+        `Reward stage '${input.instance.stage}': ${e.message}`,
+        'RewardStageError',
+      );
+    }
+    throw e;
+  }
+  const metrics: Record<string, number> = { examples: examples.length };
+  const last = result.epochs[result.epochs.length - 1];
+  if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
+  for (const [k, v] of Object.entries(result.final ?? {}))
+    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+  const val = last?.validation as Record<string, Record<string, { accuracy?: number }>> | null | undefined;
+  for (const [group, byKey] of Object.entries(val ?? {})) {
+    if (!byKey || typeof byKey !== 'object') continue;
+    for (const [key, s] of Object.entries(byKey))
+      if (typeof s?.accuracy === 'number') metrics[`accuracy_${group}_${key}`] = s.accuracy;
+  }
+  return { artifacts: { reward: await ctx.store.putDir(outDir) }, metrics };
+};
