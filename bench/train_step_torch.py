@@ -220,7 +220,7 @@ def check(graph, spec, weights, inputs, device):
     worst_step = max(rel(a, b) for a, b in zip(losses, ref["lossesPerStep"]))
     return {
         "device": str(device),
-        "lossRelDiff": rel(float(loss), ref["loss"]),
+        "lossRelDiff": rel(float(loss.detach()), ref["loss"]),
         "worstGradNormRelDiff": worst_grad,
         "worstStepLossRelDiff": worst_step,
         "losses": losses,
