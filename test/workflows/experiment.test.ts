@@ -90,7 +90,8 @@ test('a failing stage fails the run with a message naming it', async () => {
   const plan = buildPlan('broken', [
     [
       { name: 'ok', kind: 'noop' },
-      { name: 'gen', kind: 'generate', deps: ['ok'] },
+      // A stage whose implementation refuses its params, non-retryably.
+      { name: 'gen', kind: 'reward', deps: ['ok'], params: { backbone: { type: 'clip' } } },
     ],
   ]);
   const handle = await ts.env.client.workflow.start('experiment', {
@@ -103,7 +104,7 @@ test('a failing stage fails the run with a message naming it', async () => {
     (e) => e,
   );
   assert.ok(err instanceof WorkflowFailedError);
-  assert.match(err.cause!.message, /^Stage gen failed: Stage kind generate is not available yet/);
+  assert.match(err.cause!.message, /^Stage gen failed: Reward stage 'gen': the CLIP backbone is not implemented yet/);
   const progress = (await handle.query(progressQuery)) as TrialProgress;
   assert.deepEqual(
     progress.stages.map((s) => [s.stage, s.state]),
