@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse, runVerb } from '../runtime/cli';
-import { stopWorkerProcess } from '../runtime/background';
+import { stopLabelServerProcess, stopWorkerProcess } from '../runtime/background';
 import { stopDevServer } from '../runtime/devserver';
 import { stateDir } from '../runtime/paths';
 import { localMlflowDir } from '../tracking/run-tracking';
@@ -23,12 +23,13 @@ export async function run(argv: string[]): Promise<number> {
     const state = stateDir(values.state);
     const worker = await stopWorkerProcess(state);
     const server = await stopDevServer(state);
+    const labels = await stopLabelServerProcess(state);
     // After the worker, so that it could hand its last tracking calls over on the way out.
     const mlflow = existsSync(path.join(localMlflowDir(state), 'mlflow.pid'));
     await stopMlflowServer(localMlflowDir(state));
     process.stdout.write(
       `Worker: ${worker ? 'stopped' : 'not running'}. Temporal: ${server ? 'stopped' : 'not running'}. ` +
-        `MLflow: ${mlflow ? 'stopped' : 'not running'}.\n`,
+        `MLflow: ${mlflow ? 'stopped' : 'not running'}. Label server: ${labels ? 'stopped' : 'not running'}.\n`,
     );
     return 0;
   });

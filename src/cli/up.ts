@@ -1,16 +1,26 @@
 // `alignrun up`: the local Temporal dev server (UI on) and a background worker; idempotent.
 import { parse, runVerb } from '../runtime/cli';
-import { runningWorker, startWorkerProcess, workerLog } from '../runtime/background';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_LABEL_PORT } from '../labels/cli';
+import {
+  runningLabelServer,
+  runningWorker,
+  startLabelServerProcess,
+  startWorkerProcess,
+  workerLog,
+} from '../runtime/background';
 import { startDevServer } from '../runtime/devserver';
 import { stateDir, UserError } from '../runtime/paths';
 import { startMlflowServer } from '../tracking/server';
 import { localMlflowDir, recordedLocalMlflowUrl, recordLocalMlflowUrl } from '../tracking/run-tracking';
 
 const HELP = `Usage: alignrun up [--port 7233] [--ui-port 8233] [--mlflow-port P] [--no-mlflow] [--devices N]
-                  [--no-workers] [--state DIR]
+                  [--label-port 8470] [--no-label-server] [--no-workers] [--state DIR]
 Starts the local Temporal dev server and MLflow tracking server (both persisted in the state
-folder) and a worker serving the cpu and gpu queues, all in the background. Running it again reuses
-what is already up. MLflow keeps the port it got first, so runs tracked while it was down reach it.
+folder), the labelling page, and a worker serving the cpu and gpu queues, all in the background.
+Running it again reuses what is already up. MLflow keeps the port it got first, so runs tracked
+while it was down reach it.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -22,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
       'no-workers': { type: 'boolean' },
       'mlflow-port': { type: 'string' },
       'no-mlflow': { type: 'boolean' },
+      'label-port': { type: 'string' },
+      'no-label-server': { type: 'boolean' },
       state: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -54,6 +66,20 @@ export async function run(argv: string[]): Promise<number> {
       recordLocalMlflowUrl(state, mlflow.url);
       process.stdout.write(
         `MLflow: ${mlflow.url} (pid ${mlflow.pid}${mlflow.reused ? ', already running' : ''}, data ${localMlflowDir(state)})\n`,
+      );
+    }
+    if (!values['no-label-server']) {
+      const urlFile = path.join(state, 'label-server.url');
+      const existing = runningLabelServer(state);
+      const label = existing
+        ? { pid: existing, url: readFileSync(urlFile, 'utf8').trim() }
+        : await startLabelServerProcess(
+            state,
+            num(values['label-port'], '--label-port') ?? DEFAULT_LABEL_PORT,
+          );
+      writeFileSync(urlFile, label.url);
+      process.stdout.write(
+        `Labelling page: ${label.url} (pid ${label.pid}${existing ? ', already running' : ''}; raters get links from \`alignrun raters add NAME\`)\n`,
       );
     }
     if (!values['no-workers']) {

@@ -35,14 +35,31 @@ after(async () => {
 
 test('up starts MLflow and records it; tracking calls made while it is down wait, are reported, and arrive', async () => {
   const port = String(await freePort());
-  const up = await alignrun('up', '--no-workers', '--port', port, '--ui-port', String(await freePort()));
+  const labelPort = String(await freePort());
+  const up = await alignrun(
+    'up',
+    '--no-workers',
+    '--port',
+    port,
+    '--ui-port',
+    String(await freePort()),
+    '--label-port',
+    labelPort,
+  );
   assert.equal(up.code, 0, up.stderr);
   const url = recordedLocalMlflowUrl(state)!;
   assert.match(up.stdout, new RegExp(`MLflow: ${url.replace(/[.:/]/g, '\\$&')} \\(pid \\d+`));
   assert.equal((await fetch(`${url}/health`)).ok, true, 'MLflow answers at the printed URL');
+  assert.match(up.stdout, new RegExp(`Labelling page: http://127\\.0\\.0\\.1:${labelPort}/? \\(pid \\d+`));
+  assert.equal(
+    (await fetch(`http://127.0.0.1:${labelPort}/api/tasks`)).status,
+    401,
+    'the label API answers (and wants a token)',
+  );
 
   const down = await alignrun('down');
-  assert.match(down.stdout, /MLflow: stopped\./);
+  assert.match(down.stdout, /MLflow: stopped\. Label server: stopped\./);
+  await assert.rejects(fetch(`http://127.0.0.1:${labelPort}/api/tasks`), 'the label server is stopped');
   await assert.rejects(fetch(`${url}/health`), 'MLflow is stopped');
 
   // A run tracked with no URI in the spec goes to the recorded local server, which is down.
@@ -60,7 +77,7 @@ test('up starts MLflow and records it; tracking calls made while it is down wait
   );
 
   // The next `up` brings MLflow back on the same URL; a worker's tracking delivers what waited.
-  const again = await alignrun('up', '--no-workers', '--port', port);
+  const again = await alignrun('up', '--no-workers', '--no-label-server', '--port', port);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(recordedLocalMlflowUrl(state), url, 'same port as before');
   const worker = new RunTracking(state, { warn: () => undefined });
