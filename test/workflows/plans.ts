@@ -1,11 +1,11 @@
 // Hand-built plans for orchestration tests: stage lists per trial, keys hashed like the compiler's
 // (kind, params, upstream keys), so stages equal across trials become one shared instance.
 import { createHash } from 'node:crypto';
-import type { Plan, StageInstance, SweepPlan, TestStageKind } from '../../src/spec/plan';
+import type { Plan, StageInstance, StageKind, SweepPlan, TestStageKind } from '../../src/spec/plan';
 
 export interface StageSpec {
   name: string;
-  kind: TestStageKind | 'generate';
+  kind: TestStageKind | StageKind;
   deps?: string[];
   params?: Record<string, unknown>;
   queue?: 'cpu' | 'gpu';
