@@ -1,6 +1,7 @@
 // Shared plumbing for the runtime's CLI verbs: flag parsing and one-sentence errors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ConnectionFlags } from './connection';
+import type { Client } from '@temporalio/client';
+import { connectClient, resolveConnection, type ConnectionFlags } from './connection';
 import { UserError } from './paths';
 
 export const connectionOptions = {
@@ -59,4 +60,36 @@ export async function runVerb(body: () => Promise<number>): Promise<number> {
     if (process.env.ALIGNRUN_DEBUG) process.stderr.write(`${e?.stack}\n`);
     return 1;
   }
+}
+
+/**
+ * A verb that acts on one run: parses the connection flags (plus `--wait` when asked), requires
+ * the run ID, connects, and closes the connection after `body`.
+ */
+export async function runIdVerb(
+  verb: string,
+  argv: string[],
+  help: string,
+  body: (client: Client, id: string, wait: boolean) => Promise<number>,
+  opts: { wait?: boolean } = {},
+): Promise<number> {
+  return runVerb(async () => {
+    const extra = opts.wait ? { wait: { type: 'boolean' } } : {};
+    const { values, positionals } = parse(verb, argv, {
+      ...connectionOptions,
+      ...extra,
+    } as typeof connectionOptions);
+    if (values.help) {
+      process.stdout.write(help);
+      return 0;
+    }
+    const id = positionals[0];
+    if (!id) throw new UserError(`alignrun ${verb}: give the run ID to ${verb} (see \`alignrun status\`).`);
+    const client = await connectClient(resolveConnection(connectionFlags(values)));
+    try {
+      return await body(client, id, (values as Record<string, unknown>).wait === true);
+    } finally {
+      await client.connection.close();
+    }
+  });
 }
