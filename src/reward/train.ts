@@ -22,26 +22,22 @@ import { separationByGroup, type Separation } from './metrics';
 import { buildRewardScorer, type RewardNetConfig } from './network';
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession } from './score';
+import type { RewardStage } from '../spec/types.gen';
 
 /** The reward stage's params, named as in the experiment spec (reward_stage). */
-export interface RewardParams {
-  /** Weight of the auxiliary loss (default 0.5). */
-  lambda?: number;
-  /** K perturbed prompts per example (default 3). */
-  perturbations?: number;
-  /** T in softmax(r / T) (default 1). */
-  temperature?: number;
-  /** Which pairs the auxiliary loss uses (default 'positive'). */
-  aux_on?: 'positive' | 'all';
-  learning_rate?: number;
-  epochs?: number;
-  batch_size?: number;
-  /** Share of the labels held out for metrics (default 0.2). */
-  validation_split?: number;
-  /** Width of the head's hidden layer (default 64). */
-  hidden?: number;
-  seed?: number;
-}
+/** The reward stage's training params, as the spec names them (types from the schema). */
+export type RewardParams = Pick<
+  RewardStage,
+  | 'lambda'
+  | 'perturbations'
+  | 'temperature'
+  | 'aux_on'
+  | 'learning_rate'
+  | 'epochs'
+  | 'batch_size'
+  | 'validation_split'
+  | 'hidden'
+> & { seed?: number };
 
 export interface RewardStageInput {
   params: RewardParams;
