@@ -1,7 +1,9 @@
 /**
  * Training batches for the denoising objective: a clean image x0, its prompt and weight become
  * x_t = sqrt(ᾱ_t) x0 + sqrt(1 − ᾱ_t) ε with t uniform over the model's own training timesteps,
- * ε the regression target, and the frozen text encoder's hidden states as conditioning.
+ * the regression target what the model's scheduler says the UNet predicts (ε, or the velocity
+ * v = sqrt(ᾱ_t) ε − sqrt(1 − ᾱ_t) x0 of Salimans & Ho), and the frozen text encoder's hidden
+ * states as conditioning.
  */
 import type * as ort from 'onnxruntime-node';
 import type { Image } from '../domains/shapes/types';
@@ -92,9 +94,27 @@ export interface NoisyBatchOptions {
   uncondProb: number;
   /** The UNet's timestep type (SD exports take int64, the tiny model float32). */
   timestepType?: 'float32' | 'int64';
+  /** What the UNet predicts (the scheduler config's prediction_type); default 'epsilon'. */
+  predictionType?: 'epsilon' | 'v_prediction';
 }
 
-/** Feeds for the objective from samples[indices]: t, ε and the dropout draw come from rng. */
+/** The regression target for x0 noised with ε at ᾱ: ε itself, or v = sqrt(ᾱ) ε − sqrt(1 − ᾱ) x0. */
+export function denoiseTarget(
+  x0: Float32Array,
+  eps: Float32Array,
+  alphaBar: number,
+  predictionType: 'epsilon' | 'v_prediction' = 'epsilon',
+): Float32Array {
+  if (predictionType === 'epsilon') return eps;
+  const a = Math.sqrt(alphaBar);
+  const s = Math.sqrt(1 - alphaBar);
+  return Float32Array.from(eps, (e, i) => a * e - s * x0[i]);
+}
+
+/**
+ * Feeds for the objective from samples[indices]: t, ε and the dropout draw come from rng. The
+ * objective's `noise` input carries the regression target (ε, or v under v-prediction).
+ */
 export function noisyBatch(
   samples: readonly DenoiseSample[],
   indices: readonly number[],
@@ -118,7 +138,7 @@ export function noisyBatch(
     const eps = new Float32Array(per);
     for (let i = 0; i < per; i++) eps[i] = rng.normal();
     sample.set(addNoise(s.image.data, eps, options.alphaBar[t]), b * per);
-    noise.set(eps, b * per);
+    noise.set(denoiseTarget(s.image.data, eps, options.alphaBar[t], options.predictionType), b * per);
     timestep[b] = t;
     const dropped = rng.uniform() < options.uncondProb;
     context.set(conditioner.get(dropped ? '' : s.prompt), b * ctxPer);

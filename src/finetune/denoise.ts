@@ -4,14 +4,16 @@
  * new UNet weights, LoRA merged) that the pipeline loads like any other, checkpoints every N steps
  * and resumes exactly from `outDir/checkpoint`.
  */
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelFolder } from '../model/loader';
+import { parseSchedulerConfig } from '../model/schedulers/index';
 import { loadModel, makeTensor, saveModel, tensorValue } from '../train/ir';
 import { addLora, mergeLora } from '../train/lora';
 import type { onnx } from '../train/onnx';
 import { AdamW, constantLr, cosineWithWarmup, Sgd, type Optimizer, type Schedule } from '../train/optim';
 import { Trainer } from '../train/trainer';
+import type { TrainSessionOptions } from '../train/session';
 import { noiseSchedule, noisyBatch, TextConditioner, type DenoiseSample } from './data';
 import { buildDenoisingObjective, DENOISE_LOSS, denoisingInputShapes } from './objective';
 
@@ -52,6 +54,16 @@ export interface DenoiseTrainingOptions {
   uncondProb?: number;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
   signal?: AbortSignal;
+  /** Training session settings (execution providers, threads). */
+  session?: TrainSessionOptions;
+  /** Wall-clock time (ms since the epoch) after which training stops early, checkpoints and exports. */
+  deadline?: number;
+  /**
+   * Scheduler config fields (diffusers names, e.g. prediction_type, num_train_timesteps, beta_*)
+   * that replace the base folder's: training uses the changed schedule and target, and the new
+   * folder's scheduler_config.json says so, so samplers match what the UNet learnt.
+   */
+  schedulerOverrides?: Record<string, unknown>;
 }
 
 export interface DenoiseTrainingResult {
@@ -63,6 +75,11 @@ export interface DenoiseTrainingResult {
 
 export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseTrainingResult> {
   const model = loadModelFolder(o.baseDir);
+  const schedulerFile = join(o.baseDir, 'scheduler', 'scheduler_config.json');
+  const schedulerJson: Record<string, unknown> | undefined = o.schedulerOverrides
+    ? { ...JSON.parse(readFileSync(schedulerFile, 'utf8')), ...o.schedulerOverrides }
+    : undefined;
+  if (schedulerJson) model.scheduler = parseSchedulerConfig(schedulerJson, `${schedulerFile} with overrides`);
   if (o.modelData.length + o.pretrainData.length === 0) {
     throw new Error('There is no training data: give labelled images or pretraining samples.');
   }
@@ -123,6 +140,7 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
     seed: o.seed ?? 0,
     checkpointDir: ckptDir,
     checkpointEvery: o.checkpointEvery ?? 50,
+    session: o.session,
     batch: (_step, rng) => {
       const idx = Array.from({ length: B }, (_, b) =>
         b < nModel
@@ -132,7 +150,13 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
       return noisyBatch(
         data,
         idx,
-        { alphaBar, conditioner, uncondProb: o.uncondProb ?? 0.1, timestepType },
+        {
+          alphaBar,
+          conditioner,
+          uncondProb: o.uncondProb ?? 0.1,
+          timestepType,
+          predictionType: model.scheduler.predictionType,
+        },
         rng,
       );
     },
@@ -144,7 +168,7 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
   }
   const losses: number[] = [];
   try {
-    while (trainer.step < o.steps) {
+    while (trainer.step < o.steps && !(o.deadline !== undefined && Date.now() > o.deadline)) {
       o.signal?.throwIfAborted();
       const r = await trainer.trainStep();
       losses.push(r.loss);
@@ -154,6 +178,12 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
     let trained = trainer.exportModel();
     if (adapters.length) trained = mergeLora(trained, adapters);
     writeModelFolder(o.baseDir, o.outDir, unet, trained);
+    if (schedulerJson) {
+      writeFileSync(
+        join(o.outDir, 'scheduler', 'scheduler_config.json'),
+        `${JSON.stringify(schedulerJson, null, 2)}\n`,
+      );
+    }
   } finally {
     await trainer.release();
     await conditioner.close();

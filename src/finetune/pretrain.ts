@@ -7,12 +7,18 @@
  * same UNet against the same frozen encoder.
  *
  *   node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X]
- *        [--size N] [--seed N] [--checkpoint-every N]
+ *        [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N]
+ *        [--max-minutes M] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction]
+ *        [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]
+ *
+ * The scheduler flags change the noise schedule / target the UNet is trained with and write them
+ * into OUT_DIR/scheduler/scheduler_config.json.
  */
 import { pathToFileURL } from 'node:url';
 import { allPrompts, renderPrompt } from '../domains/shapes/index';
 import { PROMPT_CATEGORIES, type PromptCategory } from '../domains/shapes/types';
 import { createRng } from '../util/rng';
+import type { TrainSessionOptions } from '../train/session';
 import type { DenoiseSample } from './data';
 import { trainDenoiser, type OptimizerParams } from './denoise';
 
@@ -25,6 +31,8 @@ export interface PretrainParams {
   optimizer?: OptimizerParams;
   checkpoint_every?: number;
   seed?: number;
+  /** Scheduler config fields (diffusers names) the pretrained model is trained with and ships. */
+  scheduler?: Record<string, unknown>;
 }
 
 export interface PretrainInput {
@@ -34,6 +42,9 @@ export interface PretrainInput {
   outDir: string;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
   signal?: AbortSignal;
+  session?: TrainSessionOptions;
+  /** Stop early at this wall-clock time (ms since the epoch), checkpointing and exporting as usual. */
+  deadline?: number;
 }
 
 /** `size` rendered (image, prompt) pairs: prompts drawn uniformly from the categories' pools. */
@@ -67,19 +78,28 @@ export async function pretrain(input: PretrainInput) {
     seed,
     onProgress: input.onProgress,
     signal: input.signal,
+    session: input.session,
+    deadline: input.deadline,
+    schedulerOverrides: p.scheduler,
   });
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   const flags = new Map<string, number>();
+  let provider = 'cpu';
+  const scheduler: Record<string, unknown> = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) flags.set(argv[i].slice(2), Number(argv[++i]));
+    if (argv[i] === '--provider') provider = argv[++i];
+    else if (argv[i] === '--prediction-type') scheduler.prediction_type = argv[++i];
+    else if (argv[i] === '--beta-schedule') scheduler.beta_schedule = argv[++i];
+    else if (argv[i] === '--train-timesteps') scheduler.num_train_timesteps = Number(argv[++i]);
+    else if (argv[i].startsWith('--')) flags.set(argv[i].slice(2), Number(argv[++i]));
     else positional.push(argv[i]);
   }
   if (positional.length !== 2 || [...flags.values()].some((v) => !Number.isFinite(v))) {
     console.error(
-      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N]',
+      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N] [--max-minutes M] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction] [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]',
     );
     process.exit(2);
   }
@@ -97,7 +117,10 @@ async function main(argv: string[]): Promise<void> {
       seed: flags.get('seed'),
       checkpoint_every: flags.get('checkpoint-every'),
       optimizer: { schedule: 'cosine', warmup_steps: flags.get('warmup') ?? 0 },
+      scheduler: Object.keys(scheduler).length ? scheduler : undefined,
     },
+    session: { executionProviders: [provider], threads: flags.get('threads') },
+    deadline: flags.has('max-minutes') ? started + flags.get('max-minutes')! * 60_000 : undefined,
     onProgress: ({ step, steps, loss }) => {
       sum += loss;
       count++;
