@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { evaluate, type EvaluateParams } from '../evaluate/evaluate';
 import type { StageImplementation } from '../runtime/stage';
+import { barChart } from '../tracking/plots';
 import type { InputRef } from '../spec/plan';
 import { modelFolder, sharedDir, upstreamArtifact, workDir } from './io';
 
@@ -51,6 +52,21 @@ export const run: StageImplementation = async (input, ctx) => {
       if (b !== undefined) put(`alignment_delta_${split}`, b - a);
     }
   }
-  for (const sheet of result.sheets) await ctx.track.image(basename(sheet), readFileSync(sheet));
+  for (const sheet of result.sheets) ctx.track.image(basename(sheet), readFileSync(sheet));
+  for (const split of Object.keys(result.metrics[names[0]] ?? {})) {
+    const categories = Object.keys(result.metrics[names[0]][split].alignmentByCategory);
+    const series = names.map((n) => ({
+      name: n,
+      values: categories.map((c) => result.metrics[n]?.[split]?.alignmentByCategory[c] ?? 0),
+    }));
+    const png = await barChart({
+      title: `Alignment by category (${split} prompts)`,
+      yLabel: 'aligned share',
+      categories,
+      series,
+    });
+    ctx.track.image(`alignment-${split}.png`, png);
+  }
+  ctx.track.artifact('metrics.json', readFileSync(result.metricsPath));
   return { artifacts: { evaluation: await ctx.store.putDir(outDir) }, metrics };
 };

@@ -1,10 +1,11 @@
 // Stage `finetune`: reward-weighted likelihood fine-tuning of the generator,
 // E_Dmodel[w * ||eps - eps_theta||^2] + beta * E_Dpre[||eps - eps_theta||^2]. Checkpoints in the
 // instance's work folder, so a retried attempt resumes. Output: a model folder as `model`.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { finetune, type FinetuneParams } from '../finetune/finetune';
 import type { StageImplementation } from '../runtime/stage';
+import { linePlot } from '../tracking/plots';
 import { generatedImages, labelledExamples } from './examples';
 import { inputRef, modelFolder, sharedDir, upstreamArtifact, workDir } from './io';
 
@@ -26,6 +27,7 @@ export const run: StageImplementation = async (input, ctx) => {
   const outDir = join(work, 'model');
   let lossSum = 0;
   let lossN = 0;
+  const curve: [number, number][] = [];
   await finetune({
     params: p,
     baseDir,
@@ -40,6 +42,7 @@ export const run: StageImplementation = async (input, ctx) => {
       lossN++;
       if (step % 10 === 0 || step === steps) {
         ctx.track.metrics([{ key: 'loss', value: lossSum / lossN, step }]);
+        curve.push([step, lossSum / lossN]);
         lossSum = 0;
         lossN = 0;
       }
@@ -51,6 +54,15 @@ export const run: StageImplementation = async (input, ctx) => {
     rmSync(join(work, 'checkpoint-final'), { recursive: true, force: true });
     renameSync(ckpt, join(work, 'checkpoint-final'));
   }
+  if (curve.length > 0) {
+    const series = [{ name: 'weighted denoising loss', points: curve }];
+    ctx.track.image(
+      'loss.png',
+      await linePlot({ title: 'Fine-tuning', xLabel: 'step', yLabel: 'loss', series }),
+    );
+  }
+  // The tuned weights (LoRA adapters are merged into them).
+  ctx.track.artifact('unet/model.onnx', readFileSync(join(outDir, 'unet', 'model.onnx')));
   return {
     artifacts: { model: await ctx.store.putDir(outDir) },
     metrics: { labelled: labelled.length, unlabelled: unlabelled?.length ?? 0, steps: p.steps ?? 0 },

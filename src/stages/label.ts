@@ -164,9 +164,9 @@ export const run: StageImplementation = async (input, ctx) => {
   const agree = metrics.kappa ?? metrics.alpha;
   if (agreement.raters >= 2 && agree !== undefined) metrics.agreement = agree;
 
-  const labelsRef = await ctx.store.put(records.map((r) => JSON.stringify(r) + '\n').join(''), {
-    mediaType: 'application/x-ndjson',
-  });
+  const jsonl = records.map((r) => JSON.stringify(r) + '\n').join('');
+  const labelsRef = await ctx.store.put(jsonl, { mediaType: 'application/x-ndjson' });
+  ctx.track.artifact('labels.jsonl', Buffer.from(jsonl));
   // The tokenizer travels along so the reward stage can read the prompts the way the model does.
   const tokenizer = input.upstream[(imagesInput as { key: string }).key]?.artifacts.tokenizer;
   return {

@@ -1,11 +1,14 @@
 // Stage `reward`: trains r(x, z) on the labels with the paper's auxiliary prompt-classification
 // loss. Output: the reward model folder (ONNX scorer, tokenizer, metrics) as `reward`.
 import { ApplicationFailure } from '@temporalio/common';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RewardInputError } from '../reward/data';
 import { trainReward, type RewardParams } from '../reward/train';
-import type { StageImplementation } from '../runtime/stage';
-import { labelledExamples } from './examples';
+import { RewardModel } from '../reward/score';
+import type { StageContext, StageImplementation } from '../runtime/stage';
+import { histogram, linePlot } from '../tracking/plots';
+import { labelledExamples, type LabelledExample } from './examples';
 import { inputRef, sharedDir, upstreamArtifact, workDir } from './io';
 
 export const run: StageImplementation = async (input, ctx) => {
@@ -53,5 +56,44 @@ export const run: StageImplementation = async (input, ctx) => {
     for (const [key, s] of Object.entries(byKey))
       if (typeof s?.accuracy === 'number') metrics[`accuracy_${group}_${key}`] = s.accuracy;
   }
+  await trackReward(ctx, outDir, result.epochs, examples);
   return { artifacts: { reward: await ctx.store.putDir(outDir) }, metrics };
 };
+
+/** MLflow: the model and its metrics, loss curves, and the reward histogram by label. */
+async function trackReward(
+  ctx: StageContext,
+  outDir: string,
+  epochs: { epoch: number; loss: number; mse: number; aux: number }[],
+  examples: LabelledExample[],
+): Promise<void> {
+  ctx.track.artifact('reward.onnx', readFileSync(join(outDir, 'reward.onnx')));
+  ctx.track.artifact('metrics.json', readFileSync(join(outDir, 'metrics.json')));
+  if (epochs.length > 0) {
+    const series = (['loss', 'mse', 'aux'] as const).map((k) => ({
+      name: k,
+      points: epochs.map((e) => [e.epoch, e[k]] as [number, number]),
+    }));
+    ctx.track.image(
+      'loss.png',
+      await linePlot({ title: 'Reward model training', xLabel: 'epoch', yLabel: 'loss', series }),
+    );
+  }
+  const model = await RewardModel.open(outDir);
+  try {
+    const scores = await model.score(
+      examples.map((e) => e.image),
+      examples.map((e) => e.prompt),
+    );
+    const groups = [
+      { name: 'labelled good', values: examples.flatMap((e, i) => (e.label >= 0.5 ? [scores[i]] : [])) },
+      { name: 'labelled bad', values: examples.flatMap((e, i) => (e.label < 0.5 ? [scores[i]] : [])) },
+    ].filter((g) => g.values.length > 0);
+    ctx.track.image(
+      'reward-by-label.png',
+      await histogram({ title: 'Reward by label', xLabel: 'r(x, z)', groups }),
+    );
+  } finally {
+    await model.close();
+  }
+}

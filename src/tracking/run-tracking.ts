@@ -197,6 +197,12 @@ export class RunTracking {
           params: trialParams(start.spec, start.assignment, start.trialId),
           tags,
         });
+        // The whole resolved spec, beside the flattened params (which MLflow truncates).
+        tracker.logArtifact(
+          start.run.key,
+          'spec/resolved.json',
+          Buffer.from(JSON.stringify(start.spec, null, 2)),
+        );
       },
       start.run,
     );

@@ -68,12 +68,12 @@ test('up starts MLflow and records it; tracking calls made while it is down wait
   tracking.startRun({ run, spec: { a: 1 }, workflowId: 'cli-run', planHash: 'h' });
   tracking.logStageMetrics(run, 'eval', { alignment: 0.9 }, new Date().toISOString());
   tracking.endRun(run, 'FINISHED');
-  assert.equal(tracking.pendingCount(), 3);
+  assert.equal(tracking.pendingCount(), 4, 'run start, resolved-spec artifact, metrics, run end');
   await tracking.close(0);
   const status = await alignrun('status');
   assert.match(
     status.stdout,
-    new RegExp(`Warning: 3 tracking calls waiting for MLflow at ${url.replace(/[.:/]/g, '\\$&')}\\.`),
+    new RegExp(`Warning: 4 tracking calls waiting for MLflow at ${url.replace(/[.:/]/g, '\\$&')}\\.`),
   );
 
   // The next `up` brings MLflow back on the same URL; a worker's tracking delivers what waited.

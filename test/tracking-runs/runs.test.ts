@@ -87,6 +87,13 @@ test('a one-trial run is one MLflow run with params, tags and every stage metric
     (await history(run.id, 'score.alignment')).map((m) => [m.step, m.value]),
     [[0, 0.75]],
   );
+  const resolved = await mlflow.python<unknown>(
+    `
+import tempfile, os
+d = mlflow.artifacts.download_artifacts(run_id=${JSON.stringify('RUN')}, artifact_path="spec/resolved.json", dst_path=tempfile.mkdtemp())
+print(json.dumps(json.load(open(d))))`.replace('RUN', run.id),
+  );
+  assert.deepEqual(resolved, plan.resolvedSpec, 'the resolved spec is an artifact of the run');
 
   // Submitting the same plan again: every stage comes from the cache, the same run is found again
   // and the cached stages' metrics (stamped with their finish time) add no rows.
