@@ -16,6 +16,7 @@ import { reward } from './reward';
 import { sleep } from './sleep';
 import { createTrackingActivities } from './tracking';
 import { RunTracking } from '../src/tracking/run-tracking';
+import { labelReminder } from '../src/labels/bridge';
 
 export const stageRegistry: Record<string, StageImplementation> = {
   prompts,
@@ -38,6 +39,8 @@ export function createActivities(stateDir: string, tracking: RunTracking = new R
   const { store, cache } = openArtifacts(stateDir);
   const activities: Record<string, (...args: any[]) => Promise<unknown>> = {
     ...createTrackingActivities(tracking),
+    // Reminders of waiting human label tasks (workflows/labeling.ts schedules them).
+    labelReminder,
     async lookupCache(key: string): Promise<StageResult | null> {
       return (await cache.lookup(key)) ?? null;
     },
