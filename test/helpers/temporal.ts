@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { freePort, startDevServer, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
+import { WorkerSet, type WorkerSetOptions } from '../../src/runtime/workers';
 
 export interface TestServer {
   env: TestWorkflowEnvironment;
@@ -28,6 +29,30 @@ export async function startTestServer(): Promise<TestServer> {
       await env.teardown();
       await stopDevServer(stateDir);
       rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestStack extends TestServer {
+  workers: WorkerSet;
+}
+
+/** A dev server with a WorkerSet serving both queues on it; `stop()` shuts the workers down first. */
+export async function startTestStack(options: Partial<WorkerSetOptions> = {}): Promise<TestStack> {
+  const ts = await startTestServer();
+  const workers = await WorkerSet.create({
+    connection: ts.env.nativeConnection,
+    stateDir: ts.stateDir,
+    ...options,
+  });
+  const running = workers.run();
+  return {
+    ...ts,
+    workers,
+    async stop() {
+      workers.shutdown();
+      await running;
+      await ts.stop();
     },
   };
 }

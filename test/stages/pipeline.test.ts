@@ -5,25 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { WorkerSet } from '../../src/runtime/workers';
 import { compileFile } from '../../src/spec/compile';
 import { trialInput } from '../../workflows/slice';
 import type { TrialResult } from '../../workflows/types';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 
-let ts: TestServer;
-let workers: WorkerSet;
-let running: Promise<void>;
+let ts: TestStack;
 before(async () => {
-  ts = await startTestServer();
-  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
-  running = workers.run();
+  ts = await startTestStack();
 });
-after(async () => {
-  workers?.shutdown();
-  await running;
-  await ts?.stop();
-});
+after(() => ts?.stop());
 
 test('the full pipeline runs end to end and reports alignment for base and tuned models', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'alignrun-pipeline-'));

@@ -5,24 +5,17 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { CounterStore } from '../../src/runtime/counters';
 import { cancelRun, listRuns, resumeRun, submitPlan, viewRun } from '../../src/runtime/runs';
-import { WorkerSet } from '../../src/runtime/workers';
 import type { TrialProgress, TrialResult } from '../../workflows/types';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from './plans';
 
-let ts: TestServer;
-let workers: WorkerSet;
-let running: Promise<void>;
+let ts: TestStack;
 let counters: CounterStore;
 before(async () => {
-  ts = await startTestServer();
-  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
-  running = workers.run();
+  ts = await startTestStack();
   counters = CounterStore.forState(ts.stateDir);
 });
 after(async () => {
-  workers?.shutdown();
-  await running;
   counters?.close();
   await ts?.stop();
 });

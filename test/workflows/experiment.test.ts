@@ -2,26 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CounterStore } from '../../src/runtime/counters';
-import { WorkerSet } from '../../src/runtime/workers';
 import { progressQuery } from '../../workflows/definitions';
 import { trialInput } from '../../workflows/slice';
 import type { TrialProgress } from '../../workflows/types';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from './plans';
 
-let ts: TestServer;
-let workers: WorkerSet;
-let running: Promise<void>;
+let ts: TestStack;
 let counters: CounterStore;
 before(async () => {
-  ts = await startTestServer();
-  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
-  running = workers.run();
+  ts = await startTestStack();
   counters = CounterStore.forState(ts.stateDir);
 });
 after(async () => {
-  workers?.shutdown();
-  await running;
   counters?.close();
   await ts?.stop();
 });
@@ -104,7 +97,10 @@ test('a failing stage fails the run with a message naming it', async () => {
     (e) => e,
   );
   assert.ok(err instanceof WorkflowFailedError);
-  assert.match(err.cause!.message, /^Stage gen failed: Reward stage 'gen': the CLIP backbone is not implemented yet/);
+  assert.match(
+    err.cause!.message,
+    /^Stage gen failed: Reward stage 'gen': the CLIP backbone is not implemented yet/,
+  );
   const progress = (await handle.query(progressQuery)) as TrialProgress;
   assert.deepEqual(
     progress.stages.map((s) => [s.stage, s.state]),

@@ -2,29 +2,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CounterStore, type Execution } from '../../src/runtime/counters';
-import { WorkerSet } from '../../src/runtime/workers';
 import { progressQuery } from '../../workflows/definitions';
 import type { SweepProgress, SweepResult } from '../../workflows/types';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan, type StageSpec } from './plans';
 
-let ts: TestServer;
-let workers: WorkerSet;
-let running: Promise<void>;
+let ts: TestStack;
 let counters: CounterStore;
 before(async () => {
-  ts = await startTestServer();
-  workers = await WorkerSet.create({
-    connection: ts.env.nativeConnection,
-    stateDir: ts.stateDir,
-    cpuSlots: 16,
-  });
-  running = workers.run();
+  ts = await startTestStack({ cpuSlots: 16 });
   counters = CounterStore.forState(ts.stateDir);
 });
 after(async () => {
-  workers?.shutdown();
-  await running;
   counters?.close();
   await ts?.stop();
 });
