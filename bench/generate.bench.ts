@@ -105,28 +105,46 @@ async function main(): Promise<void> {
 
   const unetNode = median(nodeMain);
   const unetPython = median(python);
+  // Result lines for bench/run.ts: onnxruntime-node against Python onnxruntime on the same file.
+  const line = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+  const py = { name: 'Python onnxruntime, same ONNX file', value: unetPython };
+  line({
+    metric: `tiny UNet step, batch ${BATCH} (main thread)`,
+    value: unetNode,
+    unit: 'ms',
+    baseline: py,
+    ratio: unetPython / unetNode,
+  });
+  line({
+    metric: `tiny UNet step, batch ${BATCH} (worker thread)`,
+    value: median(nodeWorker),
+    unit: 'ms',
+    baseline: py,
+    ratio: unetPython / median(nodeWorker),
+  });
+  line({
+    metric: `tiny model generation, ${STEPS} steps, guidance 7.5`,
+    value: (IMAGES * 1000) / generateMs,
+    unit: 'images/s',
+  });
   console.log(
-    JSON.stringify(
-      {
-        model: 'models/tiny-random',
-        unetBatch: BATCH,
-        unetStepMs: { nodeMainThread: unetNode, nodeWorker: median(nodeWorker), python: unetPython },
-        // Python time over Node time: 1 means the same speed, above 1 Node is faster (goal >= 0.9).
-        pythonOverNode: unetPython / unetNode,
-        pythonOverNodeWorker: unetPython / median(nodeWorker),
-        generate: {
-          images: IMAGES,
-          steps: STEPS,
-          guidanceScale: 7.5,
-          ms: generateMs,
-          imagesPerSecond: (IMAGES * 1000) / generateMs,
-        },
-        onnxruntimeNode: ort.env.versions.node,
-        cores: (await import('node:os')).availableParallelism(),
+    JSON.stringify({
+      model: 'models/tiny-random',
+      unetBatch: BATCH,
+      unetStepMs: { nodeMainThread: unetNode, nodeWorker: median(nodeWorker), python: unetPython },
+      // Python time over Node time: 1 means the same speed, above 1 Node is faster (goal >= 0.9).
+      pythonOverNode: unetPython / unetNode,
+      pythonOverNodeWorker: unetPython / median(nodeWorker),
+      generate: {
+        images: IMAGES,
+        steps: STEPS,
+        guidanceScale: 7.5,
+        ms: generateMs,
+        imagesPerSecond: (IMAGES * 1000) / generateMs,
       },
-      null,
-      2,
-    ),
+      onnxruntimeNode: ort.env.versions.node,
+      cores: (await import('node:os')).availableParallelism(),
+    }),
   );
 }
 

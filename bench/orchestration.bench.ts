@@ -101,4 +101,19 @@ const result = await workers.runUntil(
   })(),
 );
 await ts.stop();
-console.log(JSON.stringify(result, null, 2));
+// Result lines for bench/run.ts; the baseline is the goal from the issue (p50 <= 20 ms per stage).
+const line = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
+line({
+  metric: 'orchestration overhead per no-op stage, p50',
+  value: result.perStage.p50Ms,
+  unit: 'ms',
+  baseline: { name: 'goal', value: 20 },
+  ratio: result.perStage.p50Ms / 20,
+});
+line({ metric: 'orchestration overhead per no-op stage, p99', value: result.perStage.p99Ms, unit: 'ms' });
+line({
+  metric: `${result.sweep.trials}-trial sweep of no-op trials (max_parallel ${result.sweep.maxParallel}), wall`,
+  value: result.sweep.wallMs / 1000,
+  unit: 's',
+});
+line(result);
