@@ -342,6 +342,17 @@ export interface PretrainStage extends StageCommon {
    * A model name from models:, or the name of a finetune or pretrain stage.
    */
   model: string;
+  /**
+   * Scheduler settings the UNet is trained for; written into the new model's scheduler_config.json.
+   */
+  scheduler?: {
+    /**
+     * What the UNet predicts: the noise, or v (steadier at high noise for tiny models).
+     */
+    prediction_type?: 'epsilon' | 'v_prediction';
+    beta_schedule?: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+    num_train_timesteps?: number;
+  };
   data?: {
     source?: 'shapes';
     /**
@@ -708,6 +719,17 @@ export interface PretrainStage1 {
    * A model name from models:, or the name of a finetune or pretrain stage.
    */
   model: string;
+  /**
+   * Scheduler settings the UNet is trained for; written into the new model's scheduler_config.json.
+   */
+  scheduler?: {
+    /**
+     * What the UNet predicts: the noise, or v (steadier at high noise for tiny models).
+     */
+    prediction_type?: 'epsilon' | 'v_prediction';
+    beta_schedule?: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+    num_train_timesteps?: number;
+  };
   data?: {
     source?: 'shapes';
     /**
