@@ -11,6 +11,10 @@ export function stageContext(
   input: StageInput,
 ): StageContext {
   const ctx = Context.current();
+  const track = tracking.stageTrack(input.tracking, input.instance.stage);
+  // A retried attempt re-logs the steps after its checkpoint with the same values; stamping each
+  // point with (first scheduled time + step) makes them identical rows, which MLflow de-duplicates.
+  const base = ctx.info.scheduledTimestampMs;
   return {
     stateDir,
     store,
@@ -19,6 +23,12 @@ export function stageContext(
     heartbeat: (details) => ctx.heartbeat(details),
     signal: ctx.cancellationSignal,
     sleep: (ms) => ctx.sleep(ms),
-    track: tracking.stageTrack(input.tracking, input.instance.stage),
+    track: {
+      ...track,
+      runKey: track.runKey,
+      metrics: (points) => track.metrics(points.map((p) => ({ timestamp: base + p.step, ...p }))),
+      artifact: (path, content) => track.artifact(path, content),
+      image: (path, png) => track.image(path, png),
+    },
   };
 }
