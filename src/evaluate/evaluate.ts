@@ -16,7 +16,7 @@ import {
 } from '../domains/shapes/types';
 import { contactSheet } from '../model/images';
 import { DiffusionPipeline } from '../model/pipeline';
-import type { SchedulerName } from '../model/schedulers/index';
+import { schedulerFromSpec, type SchedulerName } from '../model/schedulers/index';
 import { RewardModel } from '../reward/score';
 import { frechetDistance, imageFeatures } from './fidelity';
 
@@ -68,9 +68,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const names = Object.keys(input.models);
   if (names.length === 0) throw new Error('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
-  const scheduler = (
-    p.sampler?.scheduler === 'dpmpp_2m' ? 'dpmpp-2m' : (p.sampler?.scheduler ?? 'ddim')
-  ) as SchedulerName;
+  const scheduler = schedulerFromSpec(p.sampler?.scheduler ?? 'ddim');
   mkdirSync(input.outDir, { recursive: true });
 
   const work = splits.map((split) => {

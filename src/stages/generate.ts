@@ -2,6 +2,7 @@
 // work folder, so a retried attempt resumes mid-batch; heartbeats progress.
 import { join } from 'node:path';
 import { generateImages } from '../model/generate';
+import { schedulerFromSpec } from '../model/schedulers/index';
 import type { StageImplementation } from '../runtime/stage';
 import { inputRef, modelFolder, providerFor, readJsonArtifact, upstreamArtifact, workDir } from './io';
 import type { PromptRecord } from './prompts';
@@ -19,10 +20,8 @@ export const run: StageImplementation = async (input, ctx) => {
   };
   const modelRef = inputRef(input, 'model');
   const modelDir = await modelFolder(input, ctx, modelRef);
-  const { prompts } = await readJsonArtifact<{ prompts: PromptRecord[] }>(
-    ctx,
-    upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts'),
-  );
+  const promptsRef = upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts');
+  const { prompts } = await readJsonArtifact<{ prompts: PromptRecord[] }>(ctx, promptsRef);
   const outDir = workDir(input, ctx);
   const entries = await generateImages(
     {
@@ -30,7 +29,7 @@ export const run: StageImplementation = async (input, ctx) => {
       prompts: prompts.map((x) => ({ id: x.id, text: x.text })),
       imagesPerPrompt: p.images_per_prompt,
       seed: p.seed,
-      scheduler: p.sampler.scheduler === 'dpmpp_2m' ? 'dpmpp-2m' : p.sampler.scheduler,
+      scheduler: schedulerFromSpec(p.sampler.scheduler),
       steps: p.sampler.steps,
       guidanceScale: p.sampler.guidance_scale,
       batchSize: p.sampler.batch_size,
@@ -42,7 +41,7 @@ export const run: StageImplementation = async (input, ctx) => {
   // Downstream stages that read prompts (the reward model) tokenise them as this model does.
   const tokenizer = await ctx.store.putDir(join(modelDir, 'tokenizer'));
   return {
-    artifacts: { images, tokenizer, prompts: upstreamArtifact(input, inputRef(input, 'prompts'), 'prompts') },
+    artifacts: { images, tokenizer, prompts: promptsRef },
     metrics: { images: entries.length },
   };
 };
