@@ -3,27 +3,18 @@
 // metric exactly once (read back with MLflow's own Python client).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { WorkerSet } from '../../src/runtime/workers';
 import { trialInput, workflowIdFor } from '../../workflows/slice';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from '../workflows/plans';
 
-let ts: TestServer;
+let ts: TestStack;
 let mlflow: TestMlflow;
-let workers: WorkerSet;
-let running: Promise<void>;
 
 before(async () => {
-  [ts, mlflow] = await Promise.all([startTestServer(), startTestMlflow()]);
-  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
-  running = workers.run();
+  [ts, mlflow] = await Promise.all([startTestStack(), startTestMlflow()]);
 });
-after(async () => {
-  workers?.shutdown();
-  await running;
-  await Promise.all([ts?.stop(), mlflow?.stop()]);
-});
+after(() => Promise.all([ts?.stop(), mlflow?.stop()]));
 
 const STEPS = 40;
 
@@ -57,16 +48,16 @@ h = MlflowClient().get_metric_history(runs[0].info.run_id, ${JSON.stringify(key)
 print(json.dumps([{"step": m.step, "value": m.value} for m in h]))`);
 
   // Some steps reach MLflow before it dies.
-  await until('the first steps were delivered', () => workers.tracking.pendingCount() === 0);
+  await until('the first steps were delivered', () => ts.workers.tracking.pendingCount() === 0);
   await until('a few steps were logged', async () => (await history('train.step')).length >= 3);
   await mlflow.kill();
 
   // The stage keeps logging; its calls wait in the outbox.
-  await until('calls wait in the outbox', () => workers.tracking.pendingCount() >= 5);
+  await until('calls wait in the outbox', () => ts.workers.tracking.pendingCount() >= 5);
   await mlflow.restart();
   const result = await handle.result();
   assert.equal(result.stages.eval.metrics.alignment, 0.5, 'the run finished despite the outage');
-  await workers.tracking.flush(120_000);
+  await ts.workers.tracking.flush(120_000);
 
   const steps = await history('train.step');
   assert.equal(steps.length, STEPS, `one row per step (got ${steps.length})`);

@@ -2,30 +2,21 @@
 // what the runs hold is read back with MLflow's own Python client.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { WorkerSet } from '../../src/runtime/workers';
 import { TAGS } from '../../src/tracking/params';
 import { trackingOutboxes } from '../../src/tracking/run-tracking';
 import { trialInput, workflowIdFor } from '../../workflows/slice';
 import type { SweepInput, SweepResult } from '../../workflows/types';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
-import { startTestServer, type TestServer } from '../helpers/temporal';
+import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from '../workflows/plans';
 
-let ts: TestServer;
+let ts: TestStack;
 let mlflow: TestMlflow;
-let workers: WorkerSet;
-let running: Promise<void>;
 
 before(async () => {
-  [ts, mlflow] = await Promise.all([startTestServer(), startTestMlflow()]);
-  workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
-  running = workers.run();
+  [ts, mlflow] = await Promise.all([startTestStack(), startTestMlflow()]);
 });
-after(async () => {
-  workers?.shutdown();
-  await running;
-  await Promise.all([ts?.stop(), mlflow?.stop()]);
-});
+after(() => Promise.all([ts?.stop(), mlflow?.stop()]));
 
 interface PyRun {
   id: string;
@@ -64,7 +55,7 @@ test('a one-trial run is one MLflow run with params, tags and every stage metric
     workflowId,
     args: [trialInput(plan, 't0')],
   });
-  await workers.tracking.flush(60_000);
+  await ts.workers.tracking.flush(60_000);
 
   const runs = await runsOf('alignrun-tracked-one');
   assert.equal(runs.length, 1, 'exactly one run');
@@ -103,7 +94,7 @@ print(json.dumps(json.load(open(d))))`.replace('RUN', run.id),
     args: [trialInput(plan, 't0')],
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  await workers.tracking.flush(60_000);
+  await ts.workers.tracking.flush(60_000);
   const again = await runsOf('alignrun-tracked-one');
   assert.equal(again.length, 1, 'the re-run found the same MLflow run');
   assert.equal(again[0].status, 'FINISHED');
@@ -133,7 +124,7 @@ test('a sweep is a parent run with its trials nested under it; shared stages log
     Object.values(result.trials).map((t) => t.state),
     ['completed', 'completed', 'completed'],
   );
-  await workers.tracking.flush(60_000);
+  await ts.workers.tracking.flush(60_000);
 
   const runs = await runsOf('alignrun-tracked-sweep');
   assert.equal(runs.length, 4, 'one parent and three trials');
