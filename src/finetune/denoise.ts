@@ -49,6 +49,8 @@ export interface DenoiseTrainingOptions {
   method?: 'full' | 'lora';
   lora?: LoraParams;
   checkpointEvery?: number;
+  /** Keep and export a moving average of the weights with this decay (Trainer's emaDecay). */
+  emaDecay?: number;
   seed?: number;
   /** Chance of conditioning a sample on the empty prompt (default 0.1). */
   uncondProb?: number;
@@ -140,6 +142,7 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
     seed: o.seed ?? 0,
     checkpointDir: ckptDir,
     checkpointEvery: o.checkpointEvery ?? 50,
+    emaDecay: o.emaDecay,
     session: o.session,
     batch: (_step, rng) => {
       const idx = Array.from({ length: B }, (_, b) =>

@@ -8,7 +8,7 @@
  *
  *   node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X]
  *        [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N]
- *        [--max-minutes M] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction]
+ *        [--max-minutes M] [--ema DECAY] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction]
  *        [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]
  *
  * The scheduler flags change the noise schedule / target the UNet is trained with and write them
@@ -30,6 +30,8 @@ export interface PretrainParams {
   batch_size?: number;
   optimizer?: OptimizerParams;
   checkpoint_every?: number;
+  /** Decay of the weights' moving average that is exported (default: none). */
+  ema_decay?: number;
   seed?: number;
   /** Scheduler config fields (diffusers names) the pretrained model is trained with and ships. */
   scheduler?: Record<string, unknown>;
@@ -75,6 +77,7 @@ export async function pretrain(input: PretrainInput) {
     batchSize: p.batch_size ?? 32,
     optimizer: p.optimizer,
     checkpointEvery: p.checkpoint_every ?? 100,
+    emaDecay: p.ema_decay,
     seed,
     onProgress: input.onProgress,
     signal: input.signal,
@@ -99,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (positional.length !== 2 || [...flags.values()].some((v) => !Number.isFinite(v))) {
     console.error(
-      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N] [--max-minutes M] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction] [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]',
+      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N] [--max-minutes M] [--ema DECAY] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction] [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]',
     );
     process.exit(2);
   }
@@ -116,6 +119,7 @@ export async function main(argv: string[]): Promise<void> {
       data: { size: flags.get('size') },
       seed: flags.get('seed'),
       checkpoint_every: flags.get('checkpoint-every'),
+      ema_decay: flags.get('ema'),
       optimizer: { schedule: 'cosine', warmup_steps: flags.get('warmup') ?? 0 },
       scheduler: Object.keys(scheduler).length ? scheduler : undefined,
     },

@@ -369,6 +369,10 @@ export interface PretrainStage extends StageCommon {
   batch_size?: number;
   optimizer?: Optimizer1;
   checkpoint_every?: number;
+  /**
+   * Keep an exponential moving average of the UNet weights with this decay and export the average (sharper samples). Omit for none.
+   */
+  ema_decay?: number;
 }
 export interface Optimizer1 {
   type?: 'adamw' | 'sgd';
@@ -746,4 +750,8 @@ export interface PretrainStage1 {
   batch_size?: number;
   optimizer?: Optimizer1;
   checkpoint_every?: number;
+  /**
+   * Keep an exponential moving average of the UNet weights with this decay and export the average (sharper samples). Omit for none.
+   */
+  ema_decay?: number;
 }

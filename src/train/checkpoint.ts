@@ -9,6 +9,8 @@ export interface Checkpoint {
   params: Tensors;
   optimizer: OptimizerState;
   rngState: Uint32Array;
+  /** Exponential moving average of the weights, when the trainer keeps one. */
+  ema?: Tensors;
   /** Free-form JSON metadata (run id, schedule...). */
   meta?: Record<string, unknown>;
 }
@@ -37,6 +39,7 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint): void {
   };
   add('params', ckpt.params);
   for (const [slot, tensors] of Object.entries(ckpt.optimizer.slots)) add(`optimizer.${slot}`, tensors);
+  if (ckpt.ema) add('ema', ckpt.ema);
   const manifest = {
     format: 'alignrun-checkpoint-1',
     step: ckpt.step,
@@ -83,6 +86,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
     params: groups.params ?? {},
     optimizer: { kind: m.optimizer.kind, step: m.optimizer.step, slots },
     rngState: Uint32Array.from(m.rngState),
+    ema: groups.ema,
     meta: m.meta,
   };
 }

@@ -101,3 +101,49 @@ test('checkpoints are replaced atomically and a wrong folder is named', () => {
   assert.ok(!existsSync(join(dir, 'nothing')));
   assert.throws(() => loadCheckpoint(join(dir, 'nothing')), /is not a checkpoint folder/);
 });
+
+test('weight EMA: warmed-up average of the updates, exported, and resumed exactly', async () => {
+  const decay = 0.9;
+  const t = await Trainer.create({ ...regression(), optimizer: new AdamW(), emaDecay: decay });
+  const start = Object.fromEntries(Object.entries(t.params).map(([n, p]) => [n, Float64Array.from(p)]));
+  const expected = start;
+  for (let n = 0; n < 3; n++) {
+    await t.trainStep();
+    const d = Math.min(decay, (1 + n) / (10 + n));
+    for (const [name, p] of Object.entries(t.params))
+      for (let i = 0; i < p.length; i++) expected[name][i] = d * expected[name][i] + (1 - d) * p[i];
+  }
+  for (const [name, e] of Object.entries(expected)) {
+    const worst = Math.max(...Array.from(e, (v, i) => Math.abs(v - t.ema![name][i])));
+    assert.ok(worst < 1e-6, `${name}: ema off by ${worst}`);
+    assert.notDeepEqual(Array.from(t.ema![name]), Array.from(t.params[name]), 'average differs from weights');
+  }
+  const exported = t.exportModel().graph!.initializer!.find((x) => x.name === 'lin.w')!;
+  assert.deepEqual(
+    Array.from(new Float32Array(Uint8Array.from(exported.rawData!).buffer)),
+    Array.from(t.ema!['lin.w']),
+  );
+
+  const ckpt = join(dir, 'ema-ckpt');
+  const straight = await Trainer.create({ ...regression(), optimizer: new AdamW(), emaDecay: decay });
+  await straight.run(6);
+  const first = await Trainer.create({
+    ...regression(),
+    optimizer: new AdamW(),
+    emaDecay: decay,
+    checkpointDir: ckpt,
+    checkpointEvery: 3,
+  });
+  await first.run(3);
+  const resumed = await Trainer.create({
+    ...regression(),
+    optimizer: new AdamW(),
+    emaDecay: decay,
+    checkpointDir: ckpt,
+  });
+  resumed.resume();
+  await resumed.run(3);
+  for (const name of Object.keys(straight.params))
+    assert.deepEqual(Buffer.from(resumed.ema![name].buffer), Buffer.from(straight.ema![name].buffer), name);
+  await Promise.all([t.release(), straight.release(), first.release(), resumed.release()]);
+});
