@@ -38,6 +38,8 @@ export type RewardParams = Pick<
   | 'validation_split'
   | 'hidden'
 > & { seed?: number };
+/** Stage params beyond training's: which split's labels are held out as the test set. */
+export type RewardStageParams = RewardParams & Pick<RewardStage, 'test_split'>;
 
 export interface RewardStageInput {
   params: RewardParams;

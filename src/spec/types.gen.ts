@@ -237,6 +237,10 @@ export interface RewardStage extends StageCommon {
   epochs?: number;
   batch_size?: number;
   validation_split?: number;
+  /**
+   * Labelled pairs whose prompt is in this split are never trained on; the reward model's accuracy and AUC on them is reported as test_* metrics (e.g. label both splits and hold out unseen prompts).
+   */
+  test_split?: 'seen' | 'unseen';
   hidden?: number;
 }
 /**
@@ -607,6 +611,10 @@ export interface RewardStage1 {
   epochs?: number;
   batch_size?: number;
   validation_split?: number;
+  /**
+   * Labelled pairs whose prompt is in this split are never trained on; the reward model's accuracy and AUC on them is reported as test_* metrics (e.g. label both splits and hold out unseen prompts).
+   */
+  test_split?: 'seen' | 'unseen';
   hidden?: number;
 }
 /**

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RewardInputError } from '../reward/data';
-import { trainReward, type RewardParams } from '../reward/train';
+import { trainReward, type RewardStageParams } from '../reward/train';
 import { RewardModel } from '../reward/score';
 import type { StageContext, StageImplementation } from '../runtime/stage';
 import { histogram, linePlot } from '../tracking/plots';
@@ -12,7 +12,9 @@ import { labelledExamples, type LabelledExample } from './examples';
 import { inputRef, sharedDir, upstreamArtifact, workDir } from './io';
 
 export const run: StageImplementation = async (input, ctx) => {
-  const p = input.instance.params as RewardParams & { backbone?: { type: 'tiny' | 'clip'; path?: string } };
+  const p = input.instance.params as RewardStageParams & {
+    backbone?: { type: 'tiny' | 'clip'; path?: string };
+  };
   if (p.backbone?.type === 'clip') {
     throw ApplicationFailure.nonRetryable(
       `Reward stage '${input.instance.stage}': the CLIP backbone is not implemented yet; use backbone type 'tiny'.`,
@@ -20,7 +22,16 @@ export const run: StageImplementation = async (input, ctx) => {
     );
   }
   const labels = inputRef(input, 'labels');
-  const examples = await labelledExamples(input, ctx, labels);
+  const labelled = await labelledExamples(input, ctx, labels);
+  // Held-out split: never trained on, scored as `test` (e.g. unseen prompts).
+  const examples = p.test_split ? labelled.filter((e) => e.split !== p.test_split) : labelled;
+  const test = p.test_split ? labelled.filter((e) => e.split === p.test_split) : [];
+  if (p.test_split && test.length === 0) {
+    throw ApplicationFailure.nonRetryable(
+      `Reward stage '${input.instance.stage}': test_split is '${p.test_split}' but no labelled image has a prompt in that split; label prompts of both splits (prompts stage split: all).`,
+      'RewardStageError',
+    );
+  }
   const tokenizerDir = await sharedDir(ctx, upstreamArtifact(input, labels, 'tokenizer'), 'vocab.json');
   const outDir = join(workDir(input, ctx), 'reward');
   let result;
@@ -28,6 +39,7 @@ export const run: StageImplementation = async (input, ctx) => {
     result = await trainReward({
       params: p,
       examples,
+      test,
       tokenizerDir,
       outDir,
       signal: ctx.signal,
@@ -45,7 +57,7 @@ export const run: StageImplementation = async (input, ctx) => {
     }
     throw e;
   }
-  const metrics: Record<string, number> = { examples: examples.length };
+  const metrics: Record<string, number> = { examples: examples.length, test_examples: test.length };
   const last = result.epochs[result.epochs.length - 1];
   if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
   for (const [k, v] of Object.entries(result.final ?? {}))
@@ -55,6 +67,19 @@ export const run: StageImplementation = async (input, ctx) => {
     if (!byKey || typeof byKey !== 'object') continue;
     for (const [key, s] of Object.entries(byKey))
       if (typeof s?.accuracy === 'number') metrics[`accuracy_${group}_${key}`] = s.accuracy;
+  }
+  const held = last?.test as
+    Record<string, Record<string, { accuracy?: number; auc?: number | null }>> | null | undefined;
+  for (const [group, byKey] of Object.entries(held ?? {})) {
+    if (!byKey || typeof byKey !== 'object') continue;
+    if (group === 'all') {
+      const s = byKey as { accuracy?: number; auc?: number | null };
+      if (typeof s.accuracy === 'number') metrics.test_accuracy = s.accuracy;
+      if (typeof s.auc === 'number') metrics.test_auc = s.auc;
+      continue;
+    }
+    for (const [key, s] of Object.entries(byKey))
+      if (typeof s?.accuracy === 'number') metrics[`test_accuracy_${group}_${key}`] = s.accuracy;
   }
   await trackReward(ctx, outDir, result.epochs, examples);
   return { artifacts: { reward: await ctx.store.putDir(outDir) }, metrics };

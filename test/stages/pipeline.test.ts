@@ -26,7 +26,7 @@ metadata: { name: pipeline_smoke, seed: 5 }
 models:
   base: { path: ${resolve('models/tiny')} }
 stages:
-  prompts: { kind: prompts, per_category: 2 }
+  prompts: { kind: prompts, per_category: 3, split: all }
   generate:
     kind: generate
     model: base
@@ -34,7 +34,7 @@ stages:
     images_per_prompt: 2
     sampler: { steps: 3, batch_size: 8 }
   label: { kind: label, images: generate, source: { type: simulated, raters: 3, noise: 0.1 }, quorum: 2 }
-  reward: { kind: reward, labels: label, epochs: 2, batch_size: 8 }
+  reward: { kind: reward, labels: label, epochs: 2, batch_size: 8, test_split: unseen }
   finetune: { kind: finetune, model: base, labels: label, reward: reward, steps: 3, batch_size: 4, pretrain_data: { size: 16 } }
   evaluate:
     kind: evaluate
@@ -60,8 +60,13 @@ stages:
     'prompts',
     'reward',
   ]);
-  assert.equal(result.stages.generate.metrics.images, 16);
+  assert.equal(result.stages.generate.metrics.images, 24);
   assert.ok(result.stages.reward.artifacts.reward);
+  // Unseen prompts' labels are held out of reward training and scored as the test set.
+  const r = result.stages.reward.metrics;
+  assert.ok(r.test_examples > 0 && r.examples > 0, JSON.stringify(r));
+  assert.equal(r.examples + r.test_examples, 24);
+  assert.ok(r.test_accuracy >= 0 && r.test_accuracy <= 1, JSON.stringify(r));
   assert.ok(result.stages.finetune.artifacts.model);
   const m = result.stages.evaluate.metrics;
   for (const k of [
