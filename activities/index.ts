@@ -1,8 +1,13 @@
 // The stage registry: one activity per stage kind (activity type = kind), plus the cache
-// activities the workflows call before and after a stage.
+// activities the workflows call before and after a stage. On the workflows' batched path
+// (`record` in the input, see workflows/stage.ts) a stage activity reuses a cached result or
+// records its own, and logs the result's metrics to MLflow, before it returns.
+import { ApplicationFailure } from '@temporalio/activity';
 import { openArtifacts } from '../src/artifacts/index';
+import type { StageCache } from '../src/artifacts/cache';
 import type { StageResult } from '../src/artifacts/types';
-import type { StageImplementation, StageOutput } from '../src/runtime/stage';
+import type { StageImplementation, StageInput, StageOutput } from '../src/runtime/stage';
+import type { RecordedStage } from '../workflows/types';
 import { stageContext } from './context';
 import { counter } from './counter';
 import { evaluate } from './evaluate';
@@ -44,6 +49,14 @@ export function createActivities(stateDir: string, tracking: RunTracking = new R
     async lookupCache(key: string): Promise<StageResult | null> {
       return (await cache.lookup(key)) ?? null;
     },
+    async lookupCacheMany(keys: string[]): Promise<Record<string, StageResult>> {
+      const found = await Promise.all(keys.map((key) => cache.lookup(key)));
+      const hits: Record<string, StageResult> = {};
+      keys.forEach((key, i) => {
+        if (found[i]) hits[key] = found[i];
+      });
+      return hits;
+    },
     async recordResult(r: { key: string } & StageOutput): Promise<StageResult> {
       const result: StageResult = { ...r, finishedAt: new Date().toISOString() };
       await cache.record(result);
@@ -51,7 +64,50 @@ export function createActivities(stateDir: string, tracking: RunTracking = new R
     },
   };
   for (const [kind, impl] of Object.entries(stageRegistry)) {
-    activities[kind] = (input) => impl(input, stageContext(stateDir, store, tracking, input));
+    const execute = (input: StageInput) => impl(input, stageContext(stateDir, store, tracking, input));
+    activities[kind] = (input: StageInput) =>
+      input.record ? recordedStage(input, execute, cache, tracking) : execute(input);
   }
   return activities;
+}
+
+/**
+ * A stage run on the batched path: the cached result if there is one, else the stage's output,
+ * recorded in the cache (only when the stage succeeded); either way its metrics are logged to the
+ * stage's MLflow run, stamped with the result's finish time, so a retry logs no second row.
+ */
+async function recordedStage(
+  input: StageInput,
+  execute: (input: StageInput) => Promise<StageOutput>,
+  cache: StageCache,
+  tracking: RunTracking,
+): Promise<RecordedStage> {
+  const { key, stage } = input.instance;
+  let result = await cache.lookup(key);
+  const cached = result !== undefined;
+  if (!result) {
+    const out = await execute(input);
+    result = { key, artifacts: out.artifacts, metrics: out.metrics, finishedAt: new Date().toISOString() };
+    await recordResult(cache, result, stage);
+  }
+  if (input.tracking) tracking.logStageMetrics(input.tracking.run, stage, result.metrics, result.finishedAt);
+  return { result, cached };
+}
+
+// A few quick tries (as the workflows' recordResult local activity had), then the stage fails
+// without running again: its output is fine, the cache is not.
+async function recordResult(cache: StageCache, result: StageResult, stage: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cache.record(result);
+    } catch (err) {
+      if (attempt === 4) {
+        throw ApplicationFailure.nonRetryable(
+          `Could not record the result of stage ${stage} in the cache: ${(err as Error).message}`,
+          'RecordResultFailed',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
 }

@@ -12,7 +12,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
-import { causeMessage, pendingProgress, runStage } from './stage';
+import {
+  BATCHED_STAGES_PATCH,
+  causeMessage,
+  lookupCached,
+  pendingProgress,
+  runStage,
+  type StageRun,
+} from './stage';
 import { runTracking, TRACKING_PATCH, type RunTrackingCalls } from './tracking';
 import type {
   RunStatus,
@@ -56,17 +63,22 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
   // Inputs recorded before tracking existed carry no `tracking` and replay without it.
   const run = input.tracking && patched(TRACKING_PATCH) ? trialRun(input) : undefined;
   const tracking: RunTrackingCalls = runTracking(run);
-  if (run) {
-    await tracking.start({
-      run,
-      spec: input.tracking!.spec,
-      assignment: input.tracking!.assignment,
-      trialId: input.trialId,
-      workflowId: workflowInfo().workflowId,
-      planHash: input.planHash,
-      specFile: input.specFile,
-    });
-  }
+  // Histories recorded before the batched path look stages up and record them one by one.
+  const batched = patched(BATCHED_STAGES_PATCH);
+  const started = run
+    ? tracking.start({
+        run,
+        spec: input.tracking!.spec,
+        assignment: input.tracking!.assignment,
+        trialId: input.trialId,
+        workflowId: workflowInfo().workflowId,
+        planHash: input.planHash,
+        specFile: input.specFile,
+      })
+    : undefined;
+  // The batched path: every stage's cached result in one lookup, alongside the run's start.
+  const cached = batched ? await lookupCached(input.order.filter((k) => !input.given?.[k])) : undefined;
+  await started;
 
   const results: TrialResult['stages'] = {};
   const promises: Record<string, Promise<StageResult>> = {};
@@ -79,12 +91,12 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
     const upstream: Record<string, StageResult> = {};
     for (const dep of inst.deps) upstream[dep] = await promises[dep];
     const given = input.given?.[key];
-    const done = given
+    const done: StageRun = given
       ? { result: given, cached: true }
       : await runStage(
           inst,
           upstream,
-          { ...input, queues: input.queues, trackRun: run && { run } },
+          { ...input, queues: input.queues, trackRun: run && { run }, cached },
           progress[key],
         ).catch((err) => {
           if (isCancellation(err)) progress[key].state = 'cancelled';
@@ -99,7 +111,7 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
       Object.assign(progress[key], { state: 'cached', finishedAt: given.finishedAt, metrics: given.metrics });
     results[inst.stage] = { ...done.result, cached: done.cached };
     finishedCount++;
-    tracking.stageMetrics(inst.stage, done.result);
+    if (!done.tracked) tracking.stageMetrics(inst.stage, done.result);
     await report(input, done.result.metrics, finishedCount);
     return done.result;
   };

@@ -32,7 +32,7 @@ import type { StageInstance } from '../src/spec/plan';
 import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
 import { experiment } from './experiment';
 import { trialInput } from './slice';
-import { causeMessage, pendingProgress, runStage } from './stage';
+import { BATCHED_STAGES_PATCH, causeMessage, lookupCached, pendingProgress, runStage } from './stage';
 import { runTracking, TRACKING_PATCH } from './tracking';
 import type {
   MetricReport,
@@ -135,6 +135,11 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     });
   }
 
+  // Histories recorded before the batched path look shared stages up and record them one by one.
+  const cached = patched(BATCHED_STAGES_PATCH)
+    ? await lookupCached(sharedKeys.filter((k) => !state.shared[k]))
+    : undefined;
+
   const childId = (trialId: string) => `${info.workflowId}-${trialId}`;
   const shouldContinueAsNew = () =>
     workflowInfo().historyLength >= limit || workflowInfo().continueAsNewSuggested;
@@ -150,14 +155,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const upstream: Record<string, StageResult> = {};
     for (const dep of inst.deps) upstream[dep] = await sharedPromises[dep];
     try {
-      const { result } = await runStage(
+      const { result, tracked } = await runStage(
         inst,
         upstream,
-        { ...plan, queues: input.queues, trackRun: run && { run } },
+        { ...plan, queues: input.queues, trackRun: run && { run }, cached },
         sharedProgress[key],
       );
       state.shared[key] = result;
-      tracking.stageMetrics(inst.stage, result);
+      if (!tracked) tracking.stageMetrics(inst.stage, result);
       return result;
     } catch (err) {
       Object.assign(sharedProgress[key], {

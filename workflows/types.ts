@@ -17,6 +17,19 @@ export interface StageInput {
   models: Record<string, ResolvedModel>;
   /** The MLflow run the stage logs to through `ctx.track`; absent when the run is not tracked. */
   tracking?: StageTrackingRef;
+  /**
+   * Set by workflows on the batched path (workflows/stage.ts): the activity itself reuses a result
+   * already in the cache, or runs the stage and records its result there, logs the result's
+   * metrics to `tracking`, and returns a `RecordedStage` instead of a `StageOutput`.
+   */
+  record?: boolean;
+}
+
+/** What a stage activity returns when its input asks it to `record`. */
+export interface RecordedStage {
+  result: StageResult;
+  /** The result was already in the cache (recorded by another run or an earlier attempt). */
+  cached: boolean;
 }
 
 /** An MLflow run, named by a deterministic key so that retries and resumes find it again. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
+import { openArtifacts } from '../../src/artifacts/index';
 import { CounterStore } from '../../src/runtime/counters';
 import { progressQuery } from '../../workflows/definitions';
 import { trialInput } from '../../workflows/slice';
@@ -109,4 +110,41 @@ test('a failing stage fails the run with a message naming it', async () => {
       ['gen', 'failed'],
     ],
   );
+  const { cache } = openArtifacts(ts.stateDir);
+  assert.ok(await cache.lookup(plan.trials[0].stages.ok), 'the finished stage is recorded');
+  assert.equal(await cache.lookup(plan.trials[0].stages.gen), undefined, 'the failed one is not');
+});
+
+test('a result recorded after the run started is reused, not run again', async () => {
+  const plan = buildPlan(
+    'late-hit',
+    [
+      [
+        { name: 'slow', kind: 'counter', params: { ms: 1500 } },
+        { name: 'next', kind: 'counter', deps: ['slow'] },
+      ],
+    ],
+    { salt: 'late' },
+  );
+  const next = plan.trials[0].stages.next;
+  const handle = await ts.env.client.workflow.start('experiment', {
+    taskQueue: 'cpu',
+    workflowId: 'late-hit',
+    args: [trialInput(plan, 't0')],
+  });
+  // Another run records `next` while `slow` still runs (after this run's cache lookup).
+  while (counters.executions({ key: plan.trials[0].stages.slow }).length === 0)
+    await new Promise((r) => setTimeout(r, 50));
+  const { cache } = openArtifacts(ts.stateDir);
+  await cache.record({
+    key: next,
+    artifacts: {},
+    metrics: { elsewhere: 1 },
+    finishedAt: new Date().toISOString(),
+  });
+  const result = await handle.result();
+  assert.equal(counters.executions({ key: next }).length, 0, 'next did not run');
+  assert.equal(result.stages.next.cached, true);
+  assert.equal(result.stages.next.metrics.elsewhere, 1);
+  assert.equal(result.stages.slow.cached, false);
 });

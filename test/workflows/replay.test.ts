@@ -14,7 +14,7 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 test('every recorded history replays deterministically', async () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  assert.ok(files.length >= 5, 'fixtures are present');
+  assert.ok(files.length >= 10, 'fixtures are present');
   const histories = files.map((f) => ({
     workflowId: path.basename(f, '.json'),
     history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
