@@ -80,6 +80,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerI
   // Eager activity dispatch: a stage on the workflow's own queue comes back with the workflow task
   // completion instead of a separate poll, saving one round trip per stage.
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // The history service reads its transfer queue (which dispatches every workflow task) at most
+  // 20 times a second by default: a chain of stages, one workflow task each, could not go faster
+  // than ~50 ms a stage however idle the machine. Reads happen only when tasks are waiting.
+  args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
+  // SQLite in write-ahead-log mode: one append and fsync per commit instead of a rollback journal
+  // created, synced and deleted each time; as durable (synchronous stays FULL), about a third less
+  // time per stage. The -wal and -shm files beside the database belong to it.
+  args.push('--sqlite-pragma', 'journal_mode=wal');
   for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   const log = openSync(info.logFile, 'a');
   // Detached in its own process group so it outlives this command and `down` can stop it whole.
