@@ -1,8 +1,9 @@
 // Orchestration overhead, against a dev server this bench starts (free ports, temp state):
 //   node --import tsx bench/orchestration.bench.ts [--stages 200] [--trials 200] [--parallel 10]
 // - per stage: a chain of noop stages in one experiment; a stage's time is the gap between the
-//   completions of consecutive stage activities in the history (cache lookup, dispatch, result
-//   record, two workflow tasks) — p50/p99 over the chain;
+//   completions of consecutive stage activities in the history (the workflow task that schedules
+//   the next stage, its eager dispatch, the activity, which records its own result) — p50/p99
+//   over the chain;
 // - a sweep of noop trials: wall time from start to result.
 // Prints one JSON object.
 import { parseArgs } from 'node:util';
