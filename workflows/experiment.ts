@@ -112,7 +112,7 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
     results[inst.stage] = { ...done.result, cached: done.cached };
     finishedCount++;
     if (!done.tracked) tracking.stageMetrics(inst.stage, done.result);
-    await report(input, done.result.metrics, finishedCount);
+    await report(input, inst.stage, done.result.metrics, finishedCount);
     return done.result;
   };
 
@@ -156,14 +156,35 @@ function trialRun(input: TrialInput): TrackedRun {
   };
 }
 
+/** Patch marker: early-stop metrics named `stage.metric` are matched against that stage's metrics. */
+const QUALIFIED_METRIC = 'alignrun-stage-qualified-report-metric';
+
 // Trials of a sweep forward the early-stopping metric to their parent as they finish stages.
-async function report(input: TrialInput, metrics: Record<string, number>, finished: number): Promise<void> {
+// The spec names it `stage.metric`; a bare metric name (any stage) is matched too.
+async function report(
+  input: TrialInput,
+  stage: string,
+  metrics: Record<string, number>,
+  finished: number,
+): Promise<void> {
   const parent = workflowInfo().parent;
-  if (!parent || !input.reportMetric || !(input.reportMetric in metrics)) return;
+  const wanted = input.reportMetric;
+  if (!parent || !wanted) return;
+  let name: string | undefined = wanted in metrics ? wanted : undefined;
+  const prefix = `${stage}.`;
+  // Runs recorded before stage-qualified names were matched skip this (same commands on replay).
+  if (
+    !name &&
+    wanted.startsWith(prefix) &&
+    wanted.slice(prefix.length) in metrics &&
+    patched(QUALIFIED_METRIC)
+  )
+    name = wanted.slice(prefix.length);
+  if (name === undefined) return;
   const step = metrics.step ?? finished;
   await getExternalWorkflowHandle(parent.workflowId).signal(reportMetricSignal, {
     trialId: input.trialId,
     step,
-    value: metrics[input.reportMetric],
+    value: metrics[name],
   });
 }

@@ -73,6 +73,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     running: [...running].sort(),
     trials: state.trials,
     shared: sharedKeys.map((k) => sharedProgress[k]),
+    ...(objective ? { objective } : {}),
+    assignments: Object.fromEntries(plan.trials.map((t) => [t.id, t.assignment])),
   }));
   setHandler(reportMetricSignal, async (r: MetricReport) => {
     (state.reports[String(r.step)] ??= {})[r.trialId] = r.value;
@@ -271,8 +273,11 @@ function best(
   if (!objective) return undefined;
   let out: { trialId: string; value: number } | undefined;
   for (const [trialId, t] of Object.entries(trials)) {
-    // The objective is looked up in any stage's metrics; the last stage that reports it wins.
-    const hits = Object.entries(t.metrics ?? {}).filter(([k]) => k.endsWith(`.${objective.metric}`));
+    // The objective is `stage.metric` (trial metrics are keyed so); a bare metric name is looked
+    // up in any stage's metrics, the last stage that reports it winning.
+    const hits = Object.entries(t.metrics ?? {}).filter(
+      ([k]) => k === objective.metric || k.endsWith(`.${objective.metric}`),
+    );
     if (t.state !== 'completed' || !hits.length) continue;
     const value = hits[hits.length - 1][1];
     if (!out || (objective.goal === 'maximize' ? value > out.value : value < out.value))

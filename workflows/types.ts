@@ -156,6 +156,10 @@ export interface SweepProgress {
   running: string[];
   trials: Record<string, TrialSummary>;
   shared: StageProgress[];
+  /** The sweep's objective (`stage.metric`), when the spec names one. */
+  objective?: { metric: string; goal: 'maximize' | 'minimize' };
+  /** Each trial's sweep assignment (dotted path -> value). */
+  assignments?: Record<string, Record<string, unknown>>;
 }
 
 export interface SweepResult {

@@ -66,17 +66,7 @@ export function renderRun(view: RunView): string {
         ]),
       );
     }
-    const rows = Object.entries(sp.trials).map(([id, t]) => [
-      id,
-      `${view.workflowId}-${id}`,
-      t.state,
-      t.error ??
-        Object.entries(t.metrics ?? {})
-          .slice(0, 3)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' '),
-    ]);
-    lines.push(table([['TRIAL', 'RUN ID (status it for stages)', 'STATE', ''], ...rows]));
+    lines.push(...renderTrials(view.workflowId, sp));
     return lines.join('\n');
   }
   const tp = p as TrialProgress;
@@ -87,4 +77,86 @@ export function renderRun(view: RunView): string {
     ]),
   );
   return lines.join('\n');
+}
+
+/** The value of a sweep objective `stage.metric` in a trial's metrics (a bare name: any stage's). */
+export function objectiveValue(
+  metrics: Record<string, number> | undefined,
+  metric: string,
+): number | undefined {
+  if (!metrics) return undefined;
+  if (metric in metrics) return metrics[metric];
+  const hits = Object.entries(metrics).filter(([k]) => k.endsWith(`.${metric}`));
+  return hits.length ? hits[hits.length - 1][1] : undefined;
+}
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
+
+/**
+ * The trials table of a sweep: assignment, state and the objective (or the first metrics), then,
+ * with an objective, its mean per value of each swept parameter over completed trials (e.g. the
+ * mean over seeds of each lambda) and the best trial.
+ */
+export function renderTrials(workflowId: string, sp: SweepProgress): string[] {
+  const objective = sp.objective;
+  const assignment = (id: string) =>
+    Object.entries(sp.assignments?.[id] ?? {})
+      .map(([k, v]) => `${k.replace(/^stages\./, '')}=${JSON.stringify(v)}`)
+      .join(' ');
+  const rows = Object.entries(sp.trials).map(([id, t]) => {
+    const value = objective && objectiveValue(t.metrics, objective.metric);
+    const note =
+      t.error ??
+      (objective
+        ? value === undefined
+          ? ''
+          : `${objective.metric}=${fmt(value)}`
+        : Object.entries(t.metrics ?? {})
+            .slice(0, 3)
+            .map(([k, v]) => `${k}=${fmt(v)}`)
+            .join(' '));
+    return [id, assignment(id), t.state, note];
+  });
+  const lines = [
+    table([['TRIAL', 'ASSIGNMENT', 'STATE', objective ? 'OBJECTIVE' : ''], ...rows]),
+    `run ids: ${workflowId}-<trial> (status one for its stages)`,
+  ];
+  if (!objective) return lines;
+  const done = Object.entries(sp.trials).flatMap(([id, t]) => {
+    const v = t.state === 'completed' ? objectiveValue(t.metrics, objective.metric) : undefined;
+    return v === undefined ? [] : [{ id, v, a: sp.assignments?.[id] ?? {} }];
+  });
+  if (!done.length) return lines;
+  const paths = [...new Set(done.flatMap((d) => Object.keys(d.a)))];
+  const summary: string[][] = [];
+  for (const path of paths) {
+    const groups = new Map<string, number[]>();
+    for (const d of done) {
+      const key = JSON.stringify(d.a[path]);
+      groups.set(key, [...(groups.get(key) ?? []), d.v]);
+    }
+    if (groups.size < 2) continue;
+    for (const [value, vs] of groups) {
+      const mean = vs.reduce((a, b) => a + b, 0) / vs.length;
+      const sd = Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, vs.length - 1));
+      summary.push([
+        path.replace(/^stages\./, ''),
+        value,
+        String(vs.length),
+        fmt(mean),
+        vs.length > 1 ? fmt(sd) : '',
+      ]);
+    }
+  }
+  if (summary.length) {
+    lines.push(
+      `${objective.metric} by parameter value (completed trials):`,
+      table([['PARAMETER', 'VALUE', 'TRIALS', 'MEAN', 'SD'], ...summary]),
+    );
+  }
+  const best = done.reduce((a, b) => ((objective.goal === 'minimize' ? b.v < a.v : b.v > a.v) ? b : a));
+  lines.push(
+    `best (${objective.goal}): ${best.id} ${objective.metric}=${fmt(best.v)}  ${assignment(best.id)}`,
+  );
+  return lines;
 }

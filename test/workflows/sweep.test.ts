@@ -38,7 +38,7 @@ test('16 trials, maxParallel 3: never more than 3 running, the shared stage runs
     { name: 'eval', kind: 'noop', deps: ['train'], params: { metrics: { score: i } } },
   ]);
   const plan = buildPlan('sweep16', trials, {
-    sweep: { maxParallel: 3, objective: { metric: 'score', goal: 'maximize' } },
+    sweep: { maxParallel: 3, objective: { metric: 'eval.score', goal: 'maximize' } },
   });
   const shared = plan.trials[0].stages.prompts;
   assert.deepEqual(plan.instances[shared].trials.length, 16);
@@ -68,7 +68,7 @@ test('median early stopping cancels the trials below the median of the others', 
     { name: 'rest', kind: 'sleep', deps: ['first'], params: { ms: 5000, steps: 25 }, heartbeat: '2s' },
   ]);
   const plan = buildPlan('early', trials, {
-    sweep: { maxParallel: 4, earlyStop: { method: 'median', metric: 'score', afterStep: 1, minTrials: 4 } },
+    sweep: { maxParallel: 4, earlyStop: { method: 'median', metric: 'first.score', afterStep: 1, minTrials: 4 } },
   });
   const result = (await ts.env.client.workflow.execute('sweep', {
     taskQueue: 'cpu',
