@@ -68,7 +68,10 @@ test('median early stopping cancels the trials below the median of the others', 
     { name: 'rest', kind: 'sleep', deps: ['first'], params: { ms: 5000, steps: 25 }, heartbeat: '2s' },
   ]);
   const plan = buildPlan('early', trials, {
-    sweep: { maxParallel: 4, earlyStop: { method: 'median', metric: 'first.score', afterStep: 1, minTrials: 4 } },
+    sweep: {
+      maxParallel: 4,
+      earlyStop: { method: 'median', metric: 'first.score', afterStep: 1, minTrials: 4 },
+    },
   });
   const result = (await ts.env.client.workflow.execute('sweep', {
     taskQueue: 'cpu',
