@@ -57,7 +57,8 @@ export const run: StageImplementation = async (input, ctx) => {
     }
     throw e;
   }
-  const metrics: Record<string, number> = { examples: examples.length, test_examples: test.length };
+  const metrics: Record<string, number> = { examples: examples.length };
+  if (p.test_split) metrics.test_examples = test.length;
   const last = result.epochs[result.epochs.length - 1];
   if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
   for (const [k, v] of Object.entries(result.final ?? {}))
