@@ -73,6 +73,12 @@ export async function runStage(
     trackRun?: StageTrackingRef;
     /** The batched path: the results `lookupCached` found; the stage activity records its own. */
     cached?: Record<string, StageResult>;
+    /**
+     * Activity ids this workflow execution has used. A sweep runs several shared instances of one
+     * stage (e.g. a reward model per lambda, each shared by the trials of every beta); the first
+     * keeps the stage's name as its id, the others add their key (ids must be unique per run).
+     */
+    usedActivityIds?: Set<string>;
   },
   progress: StageProgress,
 ): Promise<StageRun> {
@@ -83,13 +89,18 @@ export async function runStage(
     return { result: hit, cached: true };
   }
   Object.assign(progress, { state: 'running', startedAt: new Date().toISOString() });
+  let activityId = inst.stage;
+  if (ctx.usedActivityIds) {
+    if (ctx.usedActivityIds.has(activityId)) activityId = `${inst.stage}#${inst.key.slice(0, 12)}`;
+    ctx.usedActivityIds.add(activityId);
+  }
   const activities = proxyActivities<Record<string, StageActivity>>({
     taskQueue: (ctx.queues ?? DEFAULT_QUEUES)[inst.queue],
     startToCloseTimeout: inst.timeouts.startToClose,
     heartbeatTimeout: inst.timeouts.heartbeat,
     retry: inst.retry,
     // Named after the stage so `status` can match pending activities (and their heartbeats).
-    activityId: inst.stage,
+    activityId,
     // A cancelled run closes only after its activities have really stopped, so `resume` never
     // overlaps a still-running attempt.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -148,6 +148,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
 
   // Shared instances, each started once, in dependency order.
   const sharedPromises: Record<string, Promise<StageResult>> = {};
+  const usedActivityIds = new Set<string>();
   const runShared = async (key: string): Promise<StageResult> => {
     const inst: StageInstance = plan.instances[key];
     if (state.shared[key]) {
@@ -160,7 +161,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       const { result, tracked } = await runStage(
         inst,
         upstream,
-        { ...plan, queues: input.queues, trackRun: run && { run }, cached },
+        { ...plan, queues: input.queues, trackRun: run && { run }, cached, usedActivityIds },
         sharedProgress[key],
       );
       state.shared[key] = result;

@@ -188,13 +188,17 @@ export async function viewRun(client: Client, workflowId: string): Promise<RunVi
   const pending: Record<string, PendingActivity> = {};
   for (const a of desc.raw.pendingActivities ?? []) {
     const hb = a.heartbeatDetails?.payloads?.[0];
-    pending[a.activityId ?? ''] = {
-      activityId: a.activityId ?? '',
+    const id = a.activityId ?? '';
+    const entry: PendingActivity = {
+      activityId: id,
       state: String(a.state ?? ''),
       attempt: a.attempt ?? 1,
       heartbeat: hb ? defaultPayloadConverter.fromPayload(hb) : undefined,
       lastFailure: a.lastFailure?.message ?? undefined,
     };
+    pending[id] = entry;
+    // A sweep's second instance of a stage runs as `stage#key`; rows look activities up by stage.
+    pending[id.split('#')[0]] ??= entry;
   }
   const view: RunView = {
     workflowId,

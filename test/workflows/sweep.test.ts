@@ -84,3 +84,27 @@ test('median early stopping cancels the trials below the median of the others', 
   const stopped = counters.executions({ stage: 'rest' }).filter((e) => e.outcome === 'cancelled');
   assert.deepEqual(stopped.map((e) => e.trialId).sort(), ['t0', 't1']);
 });
+
+test(
+  'several shared instances of one stage (a reward per lambda, shared across betas) each run once',
+  { timeout: 60_000 },
+  async () => {
+    // 4 trials = lambda {0, 1} x beta {0, 1}: `reward` has two instances, each shared by two trials.
+    const trials: StageSpec[][] = [0, 1, 2, 3].map((i) => [
+      { name: 'labels', kind: 'counter' },
+      { name: 'reward', kind: 'counter', deps: ['labels'], params: { lambda: i % 2 } },
+      { name: 'finetune', kind: 'noop', deps: ['reward'], params: { beta: Math.floor(i / 2) } },
+    ]);
+    const plan = buildPlan('multishared', trials, { sweep: { maxParallel: 4 } });
+    const rewardKeys = new Set(plan.trials.map((t) => t.stages.reward));
+    assert.equal(rewardKeys.size, 2);
+    const result = (await ts.env.client.workflow.execute('sweep', {
+      taskQueue: 'cpu',
+      workflowId: 'multishared',
+      args: [{ plan }],
+    })) as SweepResult;
+    assert.equal(Object.values(result.trials).filter((t) => t.state === 'completed').length, 4);
+    for (const key of rewardKeys)
+      assert.equal(counters.executions({ key }).length, 1, `reward ${key} ran once`);
+  },
+);
