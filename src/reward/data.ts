@@ -26,6 +26,24 @@ export class RewardInputError extends Error {
   override name = 'RewardInputError';
 }
 
+/**
+ * Splits labelled pairs into training pairs and a held-out test set: the pairs whose prompt is in
+ * `testSplit` (none without one). Refuses a split that holds no labelled pair.
+ */
+export function holdOutSplit<T extends { split?: string }>(
+  labelled: readonly T[],
+  testSplit: 'seen' | 'unseen' | undefined,
+): { train: T[]; test: T[] } {
+  if (!testSplit) return { train: [...labelled], test: [] };
+  const test = labelled.filter((e) => e.split === testSplit);
+  if (test.length === 0) {
+    throw new RewardInputError(
+      `test_split is '${testSplit}' but no labelled image has a prompt in that split; label prompts of both splits (prompts stage split: all).`,
+    );
+  }
+  return { train: labelled.filter((e) => e.split !== testSplit), test };
+}
+
 /** The examples with category and split filled in where the prompt is one of the shapes domain. */
 export function describeExamples(examples: readonly RewardExample[]): RewardExample[] {
   return examples.map((e) => {

@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RewardInputError } from '../reward/data';
+import { holdOutSplit, RewardInputError } from '../reward/data';
 import { trainReward, type RewardStageParams } from '../reward/train';
 import { RewardModel } from '../reward/score';
 import type { StageContext, StageImplementation } from '../runtime/stage';
@@ -23,19 +23,14 @@ export const run: StageImplementation = async (input, ctx) => {
   }
   const labels = inputRef(input, 'labels');
   const labelled = await labelledExamples(input, ctx, labels);
-  // Held-out split: never trained on, scored as `test` (e.g. unseen prompts).
-  const examples = p.test_split ? labelled.filter((e) => e.split !== p.test_split) : labelled;
-  const test = p.test_split ? labelled.filter((e) => e.split === p.test_split) : [];
-  if (p.test_split && test.length === 0) {
-    throw ApplicationFailure.nonRetryable(
-      `Reward stage '${input.instance.stage}': test_split is '${p.test_split}' but no labelled image has a prompt in that split; label prompts of both splits (prompts stage split: all).`,
-      'RewardStageError',
-    );
-  }
+  let examples: LabelledExample[];
+  let test: LabelledExample[];
   const tokenizerDir = await sharedDir(ctx, upstreamArtifact(input, labels, 'tokenizer'), 'vocab.json');
   const outDir = join(workDir(input, ctx), 'reward');
   let result;
   try {
+    // Held-out split: never trained on, scored as `test` (e.g. unseen prompts).
+    ({ train: examples, test } = holdOutSplit(labelled, p.test_split));
     result = await trainReward({
       params: p,
       examples,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makePrompt, renderPrompt } from '../../src/domains/shapes/index';
-import type { RewardExample } from '../../src/reward/data';
+import { holdOutSplit, type RewardExample } from '../../src/reward/data';
 import { RewardModel } from '../../src/reward/score';
 import { trainReward } from '../../src/reward/train';
 import { GraphBuilder } from '../../src/train/builder';
@@ -58,4 +58,27 @@ test('a reward model whose input names do not match is refused with what it has 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a held-out split holds its pairs out of training, and one with no labelled pair is refused', () => {
+  const pairs = [
+    { split: 'seen', n: 1 },
+    { split: 'unseen', n: 2 },
+    { split: 'seen', n: 3 },
+  ];
+  assert.deepEqual(holdOutSplit(pairs, undefined), { train: pairs, test: [] });
+  const { train, test: held } = holdOutSplit(pairs, 'unseen');
+  assert.deepEqual(
+    train.map((p) => p.n),
+    [1, 3],
+  );
+  assert.deepEqual(
+    held.map((p) => p.n),
+    [2],
+  );
+  assert.throws(() => holdOutSplit([{ split: 'seen' }], 'unseen'), {
+    name: 'RewardInputError',
+    message:
+      "test_split is 'unseen' but no labelled image has a prompt in that split; label prompts of both splits (prompts stage split: all).",
+  });
 });
