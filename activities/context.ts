@@ -25,10 +25,7 @@ export function stageContext(
     sleep: (ms) => ctx.sleep(ms),
     track: {
       ...track,
-      runKey: track.runKey,
       metrics: (points) => track.metrics(points.map((p) => ({ timestamp: base + p.step, ...p }))),
-      artifact: (path, content) => track.artifact(path, content),
-      image: (path, png) => track.image(path, png),
     },
   };
 }

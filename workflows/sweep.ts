@@ -31,6 +31,7 @@ import {
 import type { StageInstance } from '../src/spec/plan';
 import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
 import { experiment } from './experiment';
+import { objectiveValue } from './objective';
 import { trialInput } from './slice';
 import { BATCHED_STAGES_PATCH, causeMessage, lookupCached, pendingProgress, runStage } from './stage';
 import { runTracking, TRACKING_PATCH } from './tracking';
@@ -274,13 +275,8 @@ function best(
   if (!objective) return undefined;
   let out: { trialId: string; value: number } | undefined;
   for (const [trialId, t] of Object.entries(trials)) {
-    // The objective is `stage.metric` (trial metrics are keyed so); a bare metric name is looked
-    // up in any stage's metrics, the last stage that reports it winning.
-    const hits = Object.entries(t.metrics ?? {}).filter(
-      ([k]) => k === objective.metric || k.endsWith(`.${objective.metric}`),
-    );
-    if (t.state !== 'completed' || !hits.length) continue;
-    const value = hits[hits.length - 1][1];
+    const value = t.state === 'completed' ? objectiveValue(t.metrics, objective.metric) : undefined;
+    if (value === undefined) continue;
     if (!out || (objective.goal === 'maximize' ? value > out.value : value < out.value))
       out = { trialId, value };
   }

@@ -2,6 +2,9 @@
 import { table } from '../cli/table';
 import type { RunRow, RunView } from './runs';
 import type { StageProgress, SweepProgress, TrialProgress } from '../../workflows/types';
+import { objectiveValue } from '../../workflows/objective';
+
+export { objectiveValue };
 
 export function renderRuns(rows: RunRow[]): string {
   if (!rows.length) return 'No alignrun runs yet; start one with `alignrun submit FILE`.';
@@ -77,17 +80,6 @@ export function renderRun(view: RunView): string {
     ]),
   );
   return lines.join('\n');
-}
-
-/** The value of a sweep objective `stage.metric` in a trial's metrics (a bare name: any stage's). */
-export function objectiveValue(
-  metrics: Record<string, number> | undefined,
-  metric: string,
-): number | undefined {
-  if (!metrics) return undefined;
-  if (metric in metrics) return metrics[metric];
-  const hits = Object.entries(metrics).filter(([k]) => k.endsWith(`.${metric}`));
-  return hits.length ? hits[hits.length - 1][1] : undefined;
 }
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));

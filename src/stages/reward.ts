@@ -4,7 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdOutSplit, RewardInputError } from '../reward/data';
-import { trainReward, type RewardStageParams } from '../reward/train';
+import type { Separation } from '../reward/metrics';
+import { trainReward, type EpochMetrics, type RewardStageParams } from '../reward/train';
 import { RewardModel } from '../reward/score';
 import type { StageContext, StageImplementation } from '../runtime/stage';
 import { histogram, linePlot } from '../tracking/plots';
@@ -58,28 +59,38 @@ export const run: StageImplementation = async (input, ctx) => {
   if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
   for (const [k, v] of Object.entries(result.final ?? {}))
     if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
-  const val = last?.validation as Record<string, Record<string, { accuracy?: number }>> | null | undefined;
-  for (const [group, byKey] of Object.entries(val ?? {})) {
-    if (!byKey || typeof byKey !== 'object') continue;
-    for (const [key, s] of Object.entries(byKey))
-      if (typeof s?.accuracy === 'number') metrics[`accuracy_${group}_${key}`] = s.accuracy;
-  }
-  const held = last?.test as
-    Record<string, Record<string, { accuracy?: number; auc?: number | null }>> | null | undefined;
-  for (const [group, byKey] of Object.entries(held ?? {})) {
-    if (!byKey || typeof byKey !== 'object') continue;
-    if (group === 'all') {
-      const s = byKey as { accuracy?: number; auc?: number | null };
-      if (typeof s.accuracy === 'number') metrics.test_accuracy = s.accuracy;
-      if (typeof s.auc === 'number') metrics.test_auc = s.auc;
-      continue;
-    }
-    for (const [key, s] of Object.entries(byKey))
-      if (typeof s?.accuracy === 'number') metrics[`test_accuracy_${group}_${key}`] = s.accuracy;
-  }
+  // Held-out accuracy per category and split (the overall validation figures come from `final`).
+  Object.assign(
+    metrics,
+    separationMetrics(last?.validation, ''),
+    separationMetrics(last?.test, 'test_', true),
+  );
   await trackReward(ctx, outDir, result.epochs, examples);
   return { artifacts: { reward: await ctx.store.putDir(outDir) }, metrics };
 };
+
+/**
+ * `${prefix}accuracy_${group}_${value}` for each group of a held-out evaluation; with `overall`,
+ * also `${prefix}accuracy` and `${prefix}auc` of the whole set.
+ */
+function separationMetrics(
+  byGroup: EpochMetrics['validation'] | undefined,
+  prefix: string,
+  overall = false,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [group, byKey] of Object.entries(byGroup ?? {})) {
+    if (group === 'all') {
+      const s = byKey as unknown as Separation;
+      if (overall && typeof s.accuracy === 'number') out[`${prefix}accuracy`] = s.accuracy;
+      if (overall && typeof s.auc === 'number') out[`${prefix}auc`] = s.auc;
+      continue;
+    }
+    for (const [key, s] of Object.entries(byKey))
+      if (typeof s?.accuracy === 'number') out[`${prefix}accuracy_${group}_${key}`] = s.accuracy;
+  }
+  return out;
+}
 
 /** MLflow: the model and its metrics, loss curves, and the reward histogram by label. */
 async function trackReward(
