@@ -5,9 +5,9 @@
  */
 import type { Image } from '../domains/shapes/types';
 import { parsePrompt, perturbPrompt, perturbText, promptSplit } from '../domains/shapes/index';
-import type { PromptTokenizer } from '../model/tokenizer';
 import type { TensorValue } from '../train/ir';
 import type { Rng } from '../util/rng';
+import type { RewardEncoder } from './encoders';
 import { MISSING_CANDIDATE, OBJECTIVE_INPUTS } from './objective';
 
 /** One image-prompt pair with its feedback. */
@@ -97,33 +97,28 @@ export interface BatchOptions {
 }
 
 /** Feeds for the objective graph from examples[indices] (perturbations drawn from rng). */
-export function objectiveBatch(
+export async function objectiveBatch(
   examples: readonly RewardExample[],
   indices: readonly number[],
-  tokenizer: PromptTokenizer,
+  encoder: RewardEncoder,
   options: BatchOptions,
   rng: Rng,
-): Record<string, TensorValue> {
+): Promise<Record<string, TensorValue>> {
   const B = indices.length;
   const C = options.perturbations + 1;
-  const L = tokenizer.maxLength;
-  const size = examples[indices[0]].image.width;
-  const plane = 3 * size * size;
-  const image = new Float32Array(B * plane);
-  const ids = new Int32Array(B * C * L);
+  const texts: string[] = [];
   const label = new Float32Array(B);
   const mask = new Float32Array(B * C);
   const aux = new Float32Array(B);
   indices.forEach((ex, b) => {
     const e = examples[ex];
-    image.set(e.image.data, b * plane);
     label[b] = e.label;
     const others = perturbations(e.prompt, options.perturbations, rng.fork(`${ex}`));
-    const texts = [e.prompt, ...others];
+    const candidates = [e.prompt, ...others];
     for (let c = 0; c < C; c++) {
-      // A missing candidate repeats the original's ids (any valid ids do) and is masked out.
-      ids.set(tokenizer.encode(texts[c] ?? e.prompt), (b * C + c) * L);
-      if (c >= texts.length) mask[b * C + c] = MISSING_CANDIDATE;
+      // A missing candidate repeats the original (any valid input does) and is masked out.
+      texts.push(candidates[c] ?? e.prompt);
+      if (c >= candidates.length) mask[b * C + c] = MISSING_CANDIDATE;
     }
     // The task is only defined when there is something to pick from.
     aux[b] = others.length > 0 && (options.auxOn === 'all' || e.label >= 0.5) ? 1 : 0;
@@ -132,8 +127,10 @@ export function objectiveBatch(
   if (used > 0) for (let b = 0; b < B; b++) aux[b] /= used;
   const I = OBJECTIVE_INPUTS;
   return {
-    [I.image]: { dtype: 'float32', dims: [B, 3, size, size], data: image },
-    [I.inputIds]: { dtype: 'int32', dims: [B * C, L], data: ids },
+    ...(await encoder.feeds(
+      indices.map((ex) => examples[ex].image),
+      texts,
+    )),
     [I.label]: { dtype: 'float32', dims: [B], data: label },
     [I.candidateMask]: { dtype: 'float32', dims: [B, C], data: mask },
     [I.auxWeight]: { dtype: 'float32', dims: [B], data: aux },

@@ -13,7 +13,7 @@
 import { GraphBuilder } from '../train/builder';
 import { buildTrainingGraph } from '../train/engine';
 import type { onnx } from '../train/onnx';
-import { rewardNet, type RewardNetConfig } from './network';
+import { rewardInputs, rewardNet, type RewardNetConfig } from './network';
 
 export interface RewardBatchShape {
   /** Examples per batch. */
@@ -22,10 +22,11 @@ export interface RewardBatchShape {
   perturbations: number;
 }
 
-/** Inputs of the objective graph, besides the trainable weights. */
+/**
+ * Inputs of the objective graph, besides the trainable weights and the network's own two inputs
+ * (`rewardInputs(config)`: images and token ids, or a frozen backbone's features).
+ */
 export const OBJECTIVE_INPUTS = {
-  image: 'image',
-  inputIds: 'input_ids',
   label: 'label',
   candidateMask: 'candidate_mask',
   auxWeight: 'aux_weight',
@@ -46,15 +47,16 @@ export function buildObjective(
   const C = shape.perturbations + 1;
   const I = OBJECTIVE_INPUTS;
   const b = new GraphBuilder({ name: 'alignrun_reward_objective', opset: 17 });
-  const image = b.input(I.image, 'float32', [B, 3, config.imageSize, config.imageSize]);
-  const ids = b.input(I.inputIds, 'int32', [B * C, config.textLength]);
+  const io = rewardInputs(config);
+  const image = b.input(io.image.name, io.image.dtype, [B, ...io.image.shape]);
+  const text = b.input(io.text.name, io.text.dtype, [B * C, ...io.text.shape]);
   const label = b.input(I.label, 'float32', [B]);
   const mask = b.input(I.candidateMask, 'float32', [B, C]);
   const auxWeight = b.input(I.auxWeight, 'float32', [B]);
   const lambda = b.input(I.lambda, 'float32', []);
   const invT = b.input(I.invTemperature, 'float32', []);
 
-  const scores = b.identity(rewardNet(b, config, image, ids, C, seed), 'scores'); // [B, C]
+  const scores = b.identity(rewardNet(b, config, image, text, C, seed), 'scores'); // [B, C]
   const original = b.reshape(b.slice(scores, [0], [1], [1]), [B]);
   const err = b.sub(original, label);
   const mse = b.node('ReduceMean', [b.mul(err, err)], { keepdims: 0 }, { outputs: 'mse' });

@@ -1,21 +1,22 @@
 /**
  * Scoring with a trained reward model: r(x, z) for images and their prompts, from the folder the
- * reward stage writes (reward.onnx, reward.json, tokenizer/).
+ * reward stage writes (reward.onnx, reward.json, and tokenizer/ for the tiny backbone; a CLIP
+ * backbone is opened from the export folder reward.json names).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import type { Image } from '../domains/shapes/types';
-import { loadTokenizer, type PromptTokenizer } from '../model/tokenizer';
 import { createSession, runSession } from '../train/session';
-import { REWARD_IO } from './network';
+import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
+import { FEATURE_IO, REWARD_IO, type RewardNetConfig } from './network';
 
 const CHUNK = 64;
 
 /** Scores images[i] against prompts[i] with an open scoring session. */
 export async function scoreWithSession(
   session: ort.InferenceSession,
-  tokenizer: PromptTokenizer,
+  encoder: RewardEncoder,
   images: readonly Image[],
   prompts: readonly string[],
 ): Promise<Float32Array> {
@@ -24,28 +25,27 @@ export async function scoreWithSession(
   }
   const out = new Float32Array(images.length);
   for (let start = 0; start < images.length; start += CHUNK) {
-    const n = Math.min(CHUNK, images.length - start);
-    const { width: w, height: h } = images[start];
-    const pixels = new Float32Array(n * 3 * h * w);
-    const ids = new Int32Array(n * tokenizer.maxLength);
-    for (let i = 0; i < n; i++) {
-      pixels.set(images[start + i].data, i * 3 * h * w);
-      ids.set(tokenizer.encode(prompts[start + i]), i * tokenizer.maxLength);
-    }
-    const res = await runSession(session, {
-      [REWARD_IO.image]: { dtype: 'float32', dims: [n, 3, h, w], data: pixels },
-      [REWARD_IO.inputIds]: { dtype: 'int32', dims: [n, tokenizer.maxLength], data: ids },
-    });
+    const end = Math.min(start + CHUNK, images.length);
+    const res = await runSession(
+      session,
+      await encoder.feeds(images.slice(start, end), prompts.slice(start, end)),
+    );
     out.set(res[REWARD_IO.score].data as Float32Array, start);
   }
   return out;
+}
+
+/** What reward.json says about the network (absent in folders of older versions: tiny). */
+interface RewardJson {
+  config?: RewardNetConfig;
+  backbone?: { type: 'tiny' | 'clip'; path?: string };
 }
 
 /** A reward model folder, opened for scoring. */
 export class RewardModel {
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly tokenizer: PromptTokenizer,
+    readonly encoder: RewardEncoder,
   ) {}
 
   static async open(dir: string): Promise<RewardModel> {
@@ -53,21 +53,35 @@ export class RewardModel {
     if (!existsSync(file)) {
       throw new Error(`${file} is missing; pass the output folder of a reward stage.`);
     }
+    const jsonFile = join(dir, 'reward.json');
+    const meta: RewardJson = existsSync(jsonFile) ? JSON.parse(readFileSync(jsonFile, 'utf8')) : {};
     const session = await createSession(file);
-    const want = [REWARD_IO.image, REWARD_IO.inputIds];
+    const features = meta.config?.kind === 'features';
+    const want = features ? [FEATURE_IO.image, FEATURE_IO.text] : [REWARD_IO.image, REWARD_IO.inputIds];
     if (want.some((n) => !session.inputNames.includes(n)) || !session.outputNames.includes(REWARD_IO.score)) {
+      await session.release();
       throw new Error(
-        `${file} takes (${session.inputNames.join(', ')}) and gives (${session.outputNames.join(', ')}); a reward model takes (image, input_ids) and gives (score): train it with alignrun's reward stage.`,
+        `${file} takes (${session.inputNames.join(', ')}) and gives (${session.outputNames.join(', ')}); a reward model takes (${want.join(', ')}) and gives (score): train it with alignrun's reward stage.`,
       );
     }
-    return new RewardModel(session, loadTokenizer(join(dir, 'tokenizer')));
+    let encoder: RewardEncoder;
+    if (meta.config?.kind === 'features') {
+      if (!meta.backbone?.path)
+        throw new Error(`${jsonFile} names no CLIP backbone folder; retrain the reward model.`);
+      encoder = await ClipEncoder.open(meta.backbone.path);
+    } else {
+      const imageSize = meta.config?.imageSize ?? 32;
+      encoder = TinyEncoder.fromTokenizerDir(join(dir, 'tokenizer'), imageSize);
+    }
+    return new RewardModel(session, encoder);
   }
 
   score(images: readonly Image[], prompts: readonly string[]): Promise<Float32Array> {
-    return scoreWithSession(this.session, this.tokenizer, images, prompts);
+    return scoreWithSession(this.session, this.encoder, images, prompts);
   }
 
   async close(): Promise<void> {
     await this.session.release();
+    await this.encoder.close();
   }
 }

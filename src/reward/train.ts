@@ -2,24 +2,35 @@
  * The reward stage: trains r(x, z) on labelled image-prompt pairs with the regression loss plus
  * the auxiliary prompt-classification loss, and writes a standalone scoring model.
  *
+ * Backbones: `tiny` (image and text encoders trained from scratch with the head) or `clip` (a frozen
+ * CLIP ONNX export given by path: its embeddings are computed once and only the head trains).
+ *
  * Output folder:
- *   reward.onnx    image [N, 3, S, S] + input_ids [N, L] int32 -> score [N]
- *   reward.json    the network config and training params (what `RewardModel.open` reads)
- *   tokenizer/     a copy of the tokenizer the ids come from
+ *   reward.onnx    tiny: image [N, 3, S, S] + input_ids [N, L] int32 -> score [N];
+ *                  clip: image_features [N, Fi] + text_features [N, Ft] -> score [N]
+ *   reward.json    the network config, the backbone (the CLIP folder's absolute path) and the
+ *                  training params (what `RewardModel.open` reads)
+ *   tokenizer/     tiny: a copy of the tokenizer the ids come from
  *   metrics.json   per-epoch losses, and accuracy/AUC on held-out labels by category and split
  *   checkpoint/    the latest epoch's weights and optimiser state (a rerun resumes from it)
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadTokenizer } from '../model/tokenizer';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { AdamW, clipGradNorm, type Tensors } from '../train/optim';
 import { createSession, runSession } from '../train/session';
 import { tensorValue } from '../train/ir';
 import { createRng } from '../util/rng';
-import { checkExamples, describeExamples, objectiveBatch, type RewardExample } from './data';
+import {
+  checkExamples,
+  describeExamples,
+  objectiveBatch,
+  RewardInputError,
+  type RewardExample,
+} from './data';
 import { separationByGroup, type Separation } from './metrics';
-import { buildRewardScorer, type RewardNetConfig } from './network';
+import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
+import { buildRewardScorer } from './network';
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession } from './score';
 import type { RewardStage } from '../spec/types.gen';
@@ -37,6 +48,7 @@ export type RewardParams = Pick<
   | 'batch_size'
   | 'validation_split'
   | 'hidden'
+  | 'backbone'
 > & { seed?: number };
 /** Stage params beyond training's: which split's labels are held out as the test set. */
 export type RewardStageParams = RewardParams & Pick<RewardStage, 'test_split'>;
@@ -44,7 +56,7 @@ export type RewardStageParams = RewardParams & Pick<RewardStage, 'test_split'>;
 export interface RewardStageInput {
   params: RewardParams;
   examples: readonly RewardExample[];
-  /** Tokenizer folder of the diffusion model whose prompts are scored. */
+  /** Tokenizer folder of the diffusion model whose prompts are scored (the tiny backbone's ids). */
   tokenizerDir: string;
   outDir: string;
   /** Extra labelled pairs never trained on (e.g. images of unseen prompts), reported as `test`. */
@@ -83,6 +95,7 @@ function resolve(p: RewardParams): Resolved {
     batch_size: p.batch_size ?? 32,
     validation_split: p.validation_split ?? 0.2,
     hidden: p.hidden ?? 64,
+    backbone: p.backbone ?? { type: 'tiny' },
     seed: p.seed ?? 0,
   };
 }
@@ -92,14 +105,33 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
   const all = describeExamples(input.examples);
   const imageSize = all[0]?.image.width ?? 32;
   checkExamples(all, imageSize);
-  const tokenizer = loadTokenizer(input.tokenizerDir);
-  const config: RewardNetConfig = {
-    imageSize,
-    textLength: tokenizer.maxLength,
-    vocabSize: vocabularySize(input.tokenizerDir),
-    padId: tokenizer.padId,
-    hidden: params.hidden,
-  };
+  const encoder = await openEncoder(params.backbone, input.tokenizerDir, imageSize);
+  try {
+    return await train(input, params, all, encoder);
+  } finally {
+    await encoder.close();
+  }
+}
+
+async function openEncoder(
+  backbone: Resolved['backbone'],
+  tokenizerDir: string,
+  imageSize: number,
+): Promise<RewardEncoder> {
+  if (backbone.type !== 'clip') return TinyEncoder.fromTokenizerDir(tokenizerDir, imageSize);
+  if (!backbone.path) {
+    throw new RewardInputError("backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.");
+  }
+  return ClipEncoder.open(backbone.path);
+}
+
+async function train(
+  input: RewardStageInput,
+  params: Resolved,
+  all: RewardExample[],
+  encoder: RewardEncoder,
+): Promise<RewardResult> {
+  const config = encoder.config(params.hidden);
   const rng = createRng(`reward:${params.seed}`);
 
   // Held-out labels: a seeded share, at least one example on each side when there are two.
@@ -152,7 +184,7 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
       input.signal?.throwIfAborted();
       // The last batch wraps to the start of this epoch's order, so every batch is full.
       const idx = Array.from({ length: B }, (_, j) => perm[(s * B + j) % perm.length]);
-      const feeds = objectiveBatch(train, idx, tokenizer, batchOptions, epochRng.fork(`batch:${s}`));
+      const feeds = await objectiveBatch(train, idx, encoder, batchOptions, epochRng.fork(`batch:${s}`));
       for (const [name, data] of Object.entries(weights))
         feeds[name] = { dtype: 'float32', dims: dims[name], data };
       const out = await runSession(session, feeds);
@@ -173,7 +205,7 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
         : separationByGroup(
             await scoreWithSession(
               scorer,
-              tokenizer,
+              encoder,
               set.map((e) => e.image),
               set.map((e) => e.prompt),
             ),
@@ -188,6 +220,7 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
       validation: await evaluate(validation),
       test: await evaluate(test),
     });
+    await scorer.release();
     saveCheckpoint(ckptDir, {
       step: epoch + 1,
       params: weights,
@@ -202,8 +235,13 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
   buildRewardScorer(config, params.seed, toMap(weights)).save(modelPath);
   const tokDir = join(input.outDir, 'tokenizer');
   rmSync(tokDir, { recursive: true, force: true });
-  cpSync(input.tokenizerDir, tokDir, { recursive: true });
-  writeFileSync(join(input.outDir, 'reward.json'), `${JSON.stringify({ config, params }, null, 2)}\n`);
+  let backbone: Resolved['backbone'] = { type: 'tiny' };
+  if (params.backbone.type === 'clip') backbone = { type: 'clip', path: resolvePath(params.backbone.path!) };
+  else cpSync(input.tokenizerDir, tokDir, { recursive: true });
+  writeFileSync(
+    join(input.outDir, 'reward.json'),
+    `${JSON.stringify({ config, backbone, params }, null, 2)}\n`,
+  );
   const metricsPath = join(input.outDir, 'metrics.json');
   const summary = {
     params,
@@ -217,13 +255,4 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
 
 function toMap(t: Tensors): Map<string, Float32Array> {
   return new Map(Object.entries(t));
-}
-
-/** Vocabulary size of a CLIP tokenizer folder (vocab.json, else tokenizer.json's model.vocab). */
-export function vocabularySize(dir: string): number {
-  const vocabFile = join(dir, 'vocab.json');
-  const vocab = existsSync(vocabFile)
-    ? JSON.parse(readFileSync(vocabFile, 'utf8'))
-    : JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).model.vocab;
-  return Math.max(...Object.values(vocab as Record<string, number>)) + 1;
 }

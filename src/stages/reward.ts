@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TokenizerError } from '../model/tokenizer';
 import { holdOutSplit, RewardInputError } from '../reward/data';
 import type { Separation } from '../reward/metrics';
 import { trainReward, type EpochMetrics, type RewardStageParams } from '../reward/train';
@@ -13,12 +14,11 @@ import { labelledExamples, type LabelledExample } from './examples';
 import { inputRef, sharedDir, upstreamArtifact, workDir } from './io';
 
 export const run: StageImplementation = async (input, ctx) => {
-  const p = input.instance.params as RewardStageParams & {
-    backbone?: { type: 'tiny' | 'clip'; path?: string };
-  };
-  if (p.backbone?.type === 'clip') {
+  const p = input.instance.params as RewardStageParams;
+  if (p.backbone?.type === 'clip' && !p.backbone.path) {
+    // The spec's semantic check says so at file:line:col; this covers plans built by hand.
     throw ApplicationFailure.nonRetryable(
-      `Reward stage '${input.instance.stage}': the CLIP backbone is not implemented yet; use backbone type 'tiny'.`,
+      `Reward stage '${input.instance.stage}': backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.`,
       'RewardStageError',
     );
   }
@@ -45,7 +45,7 @@ export const run: StageImplementation = async (input, ctx) => {
       },
     });
   } catch (e) {
-    if (e instanceof RewardInputError) {
+    if (e instanceof RewardInputError || e instanceof TokenizerError) {
       throw ApplicationFailure.nonRetryable(
         `Reward stage '${input.instance.stage}': ${e.message}`,
         'RewardStageError',

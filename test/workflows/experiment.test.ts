@@ -100,7 +100,7 @@ test('a failing stage fails the run with a message naming it', async () => {
   assert.ok(err instanceof WorkflowFailedError);
   assert.match(
     err.cause!.message,
-    /^Stage gen failed: Reward stage 'gen': the CLIP backbone is not implemented yet/,
+    /^Stage gen failed: Reward stage 'gen': backbone type 'clip' needs a 'path' to a CLIP ONNX export folder\.$/,
   );
   const progress = (await handle.query(progressQuery)) as TrialProgress;
   assert.deepEqual(
