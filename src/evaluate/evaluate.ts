@@ -4,10 +4,20 @@
  * reward model), and fidelity (the share the judge finds well formed, and the Fréchet distance of
  * image statistics to rendered images of the same prompts). Writes metrics.json and, per split,
  * a contact sheet with one row per model over the same prompts and seeds.
+ *
+ * The prompts of a split are the given ones in that split (e.g. the prompts a model was tuned on:
+ * the paper's "seen" prompts), else a fixed draw of `per_category` per category from the split.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatePrompts, judge, renderPrompt } from '../domains/shapes/index';
+import {
+  generatePrompts,
+  judge,
+  parsePrompt,
+  promptId,
+  promptSplit,
+  renderPrompt,
+} from '../domains/shapes/index';
 import {
   PROMPT_CATEGORIES,
   type Image,
@@ -19,6 +29,11 @@ import { DiffusionPipeline } from '../model/pipeline';
 import { schedulerFromSpec, type SchedulerName } from '../model/schedulers/index';
 import { RewardModel } from '../reward/score';
 import { frechetDistance, imageFeatures } from './fidelity';
+
+/** A user-visible problem with the evaluate stage's inputs. */
+export class EvaluateInputError extends Error {
+  override name = 'EvaluateInputError';
+}
 
 /** The evaluate stage's params, named as in the spec (evaluate_stage). */
 export interface EvaluateParams {
@@ -37,6 +52,8 @@ export interface EvaluateInput {
   models: Record<string, string>;
   /** A reward stage's output folder, for mean reward. */
   rewardDir?: string;
+  /** Prompts to evaluate on, by split (shapes prompts); a split none of them is in is drawn. */
+  prompts?: readonly { text: string }[];
   outDir: string;
   onProgress?: (p: { done: number; total: number }) => void;
   signal?: AbortSignal;
@@ -66,18 +83,27 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const categories = p.categories ?? [...PROMPT_CATEGORIES];
   const seeds = p.seeds ?? [0, 1];
   const names = Object.keys(input.models);
-  if (names.length === 0) throw new Error('The evaluate stage got no models; name at least one.');
+  if (names.length === 0)
+    throw new EvaluateInputError('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
   const scheduler = schedulerFromSpec(p.sampler?.scheduler ?? 'ddim');
   mkdirSync(input.outDir, { recursive: true });
 
+  const given = (input.prompts ?? []).map(({ text }) => {
+    const parsed = parsePrompt(text);
+    if (!parsed) {
+      throw new EvaluateInputError(
+        `The evaluate stage judges prompts of the shapes domain; "${text}" is not one (drop its 'prompts' or use a shapes prompts stage).`,
+      );
+    }
+    return { ...parsed, id: promptId(parsed), split: promptSplit(parsed) };
+  });
   const work = splits.map((split) => {
-    const prompts = generatePrompts({
-      categories,
-      perCategory: p.per_category ?? 16,
-      split,
-      seed: p.seed ?? 0,
-    });
+    const mine = given.filter((g) => g.split === split && categories.includes(g.category));
+    const prompts =
+      mine.length > 0
+        ? mine
+        : generatePrompts({ categories, perCategory: p.per_category ?? 16, split, seed: p.seed ?? 0 });
     const jobs = prompts.flatMap((prompt) => seeds.map((seed) => ({ prompt, seed: `${prompt.id}:${seed}` })));
     return { split, jobs };
   });

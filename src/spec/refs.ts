@@ -32,6 +32,7 @@ export const REF_FIELDS: Record<StageKind, RefField[]> = {
   evaluate: [
     { path: ['models'], target: 'model', list: true },
     { path: ['reward'], target: ['reward'] },
+    { path: ['prompts'], target: ['prompts'] },
   ],
   pretrain: [{ path: ['model'], target: 'model' }],
 };

@@ -314,6 +314,10 @@ export interface EvaluateStage extends StageCommon {
   models: [ModelRef, ...ModelRef[]];
   reward?: StageRef;
   /**
+   * The name of another stage.
+   */
+  prompts?: string;
+  /**
    * @minItems 1
    */
   splits?: ['seen' | 'unseen', ...('seen' | 'unseen')[]];
@@ -701,6 +705,10 @@ export interface EvaluateStage1 {
    */
   models: [ModelRef, ...ModelRef[]];
   reward?: StageRef;
+  /**
+   * The name of another stage.
+   */
+  prompts?: string;
   /**
    * @minItems 1
    */

@@ -1,14 +1,17 @@
 // Stage `evaluate`: judge alignment per category, mean reward and fidelity for every model on
-// seen and unseen prompts over fixed seeds, and before/after contact sheets.
-// Metrics: `<model>.<split>.alignment` (and per category, well_formed, frechet, mean_reward), and
-// with two models `alignment_gain_<split>` = second / first (tuned over base).
+// seen and unseen prompts over fixed seeds (a split's prompts are the `prompts` stage's where it
+// has some in that split), and before/after contact sheets.
+// Metrics: `<model>.<split>.alignment` (and per category, images, well_formed, frechet,
+// mean_reward), and with two models `alignment_gain_<split>` = second / first (tuned over base).
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { evaluate, type EvaluateParams } from '../evaluate/evaluate';
+import { ApplicationFailure } from '@temporalio/common';
+import { evaluate, EvaluateInputError, type EvaluateParams } from '../evaluate/evaluate';
 import type { StageImplementation } from '../runtime/stage';
 import { barChart } from '../tracking/plots';
 import type { InputRef } from '../spec/plan';
-import { modelFolder, sharedDir, upstreamArtifact, workDir } from './io';
+import { modelFolder, readJsonArtifact, sharedDir, upstreamArtifact, workDir } from './io';
+import type { PromptRecord } from './prompts';
 
 export const run: StageImplementation = async (input, ctx) => {
   const p = input.instance.params as EvaluateParams;
@@ -20,14 +23,32 @@ export const run: StageImplementation = async (input, ctx) => {
     rewardIn && !Array.isArray(rewardIn)
       ? await sharedDir(ctx, upstreamArtifact(input, rewardIn, 'reward'), 'metrics.json')
       : undefined;
+  // The prompts a model was tuned on: evaluated as the seen (or unseen) split they are in.
+  const promptsIn = input.instance.inputs.prompts;
+  const prompts =
+    promptsIn && !Array.isArray(promptsIn)
+      ? (
+          await readJsonArtifact<{ prompts: PromptRecord[] }>(
+            ctx,
+            upstreamArtifact(input, promptsIn, 'prompts'),
+          )
+        ).prompts
+      : undefined;
   const outDir = join(workDir(input, ctx), 'evaluation');
   const result = await evaluate({
     params: p,
     models,
     rewardDir,
+    prompts,
     outDir,
     signal: ctx.signal,
     onProgress: ({ done, total }) => ctx.heartbeat({ step: done, steps: total }),
+  }).catch((e) => {
+    if (!(e instanceof EvaluateInputError)) throw e;
+    throw ApplicationFailure.nonRetryable(
+      `Evaluate stage '${input.instance.stage}': ${e.message}`,
+      'EvaluateStageError',
+    );
   });
   const metrics: Record<string, number> = {};
   const put = (k: string, v: number | null) => {
@@ -35,6 +56,7 @@ export const run: StageImplementation = async (input, ctx) => {
   };
   for (const [model, splits] of Object.entries(result.metrics)) {
     for (const [split, m] of Object.entries(splits)) {
+      put(`${model}.${split}.images`, m.images);
       put(`${model}.${split}.alignment`, m.alignment);
       put(`${model}.${split}.well_formed`, m.wellFormed);
       put(`${model}.${split}.frechet`, m.frechet);

@@ -40,6 +40,7 @@ stages:
     kind: evaluate
     models: [base, finetune]
     reward: reward
+    prompts: prompts
     per_category: 1
     seeds: [0]
     sampler: { steps: 3 }
@@ -69,6 +70,8 @@ stages:
   assert.ok(r.test_accuracy >= 0 && r.test_accuracy <= 1, JSON.stringify(r));
   assert.ok(result.stages.finetune.artifacts.model);
   const m = result.stages.evaluate.metrics;
+  // The prompts stage's 12 prompts (both splits), one seed each, instead of per_category draws.
+  assert.equal(m['base.seen.images'] + m['base.unseen.images'], 12, JSON.stringify(m));
   for (const k of [
     'base.seen.alignment',
     'finetune.seen.alignment',
