@@ -20,7 +20,7 @@ import {
   labelsQuery,
 } from '../../workflows/labeling';
 import { startTestStack, type TestStack } from '../helpers/temporal';
-import { taskOf, tempDir } from '../labels/fixtures';
+import { postLabelsThroughRestarts, taskOf, tempDir } from '../labels/fixtures';
 
 const IMAGES = 1000;
 const RATERS = 10;
@@ -111,11 +111,8 @@ test(
     let ackedAtKill = 0;
     const acked = new Map<string, LabelValue>();
     let lostToKill = 0;
-    const queue = [...work];
-    let next = 0;
-    let inFlight = 0;
 
-    const killAndRestart = () => {
+    const killAndRestart = (inFlight: number) => {
       killed = true;
       inFlightAtKill = inFlight;
       ackedAtKill = acked.size;
@@ -129,40 +126,19 @@ test(
       });
     };
 
-    const client = async () => {
-      for (;;) {
-        if (next >= queue.length) {
-          if (inFlight === 0) return;
-          await new Promise((r) => setTimeout(r, 10));
-          continue;
-        }
-        const item = queue[next++];
-        inFlight += 1;
-        try {
-          await up;
-          const res = await fetch(`${server.url}/api/labels`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${item.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ task: TASK, image: item.image, value: item.value }),
-          });
-          await res.arrayBuffer();
-          assert.ok(res.status >= 200 && res.status < 300, `label refused with ${res.status}`);
-          acked.set(tallyKey(TASK, item.image, item.rater), item.value);
-          if (!killed && acked.size >= KILL_AFTER_ACKS) killAndRestart();
-        } catch (err) {
-          if (err instanceof assert.AssertionError) throw err;
-          // The connection died with the server: no ack, so the label goes again once it is back.
-          lostToKill += 1;
-          queue.push(item);
-        } finally {
-          inFlight -= 1;
-        }
-      }
-    };
-
     const t0 = performance.now();
     try {
-      await Promise.all(Array.from({ length: CLIENTS }, client));
+      lostToKill = await postLabelsThroughRestarts({
+        task: TASK,
+        work,
+        clients: CLIENTS,
+        url: () => server.url,
+        ready: () => up,
+        onAck: (item, inFlight) => {
+          acked.set(tallyKey(TASK, item.image, item.rater), item.value);
+          if (!killed && acked.size >= KILL_AFTER_ACKS) killAndRestart(inFlight);
+        },
+      });
       const sendMs = performance.now() - t0;
 
       // Wait for the bridge's forwarder to drain the outbox into the workflow. The forwarder acks

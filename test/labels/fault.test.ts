@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { LabelStore } from '../../src/labels/store';
 import { applyLabelEvents, emptyTally, tallyKey } from '../../src/labels/tally';
 import type { LabelEvent, LabelValue } from '../../src/labels/types';
-import { taskOf, tempDir } from './fixtures';
+import { postLabelsThroughRestarts, taskOf, tempDir } from './fixtures';
 
 const IMAGES = 2500;
 const RATERS = 4;
@@ -92,10 +92,6 @@ test(
     server = await startChild(db, receiverUrl);
     let up: Promise<void> = Promise.resolve();
     const acked = new Map<string, LabelValue>();
-    let lostToKill = 0;
-    const queue = [...work];
-    let next = 0;
-    let inFlight = 0;
 
     async function restart() {
       const dead = server.child;
@@ -103,38 +99,19 @@ test(
       server = await startChild(db, receiverUrl);
     }
 
-    const client = async () => {
-      for (;;) {
-        if (next >= queue.length) {
-          if (inFlight === 0) return;
-          await new Promise((r) => setTimeout(r, 10));
-          continue;
-        }
-        const item = queue[next++];
-        inFlight += 1;
-        try {
-          await up;
-          const res = await fetch(`${server.url}/api/labels`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${item.token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ task: 'f', image: item.image, value: item.value }),
-          });
-          await res.arrayBuffer();
-          assert.equal(res.status, 200, `label refused with ${res.status}`);
-          acked.set(tallyKey('f', item.image, item.rater), item.value);
-          if (acked.size >= KILL_AFTER_ACKS) killRequested = true;
-        } catch (err) {
-          if (err instanceof assert.AssertionError) throw err;
-          // The connection died with the server: no ack, so the label goes again once it is back.
-          lostToKill += 1;
-          queue.push(item);
-        } finally {
-          inFlight -= 1;
-        }
-      }
-    };
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CLIENTS }, client));
+    // A post whose connection dies with the server goes again once it is back.
+    const lostToKill = await postLabelsThroughRestarts({
+      task: 'f',
+      work,
+      clients: CLIENTS,
+      url: () => server.url,
+      ready: () => up,
+      onAck: (item) => {
+        acked.set(tallyKey('f', item.image, item.rater), item.value);
+        if (acked.size >= KILL_AFTER_ACKS) killRequested = true;
+      },
+    });
     const sendMs = performance.now() - t0;
 
     // Wait for the forwarder to finish: the receiver has everything and the outbox is empty.

@@ -1,10 +1,12 @@
-// Small builders the label tests share: a fresh store in a temp folder and a task with real PNGs.
+// Small builders the label tests share: a fresh store in a temp folder, a task with real PNGs, and
+// clients that post labels through a server's crashes.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { LabelStore } from '../../src/labels/store';
-import type { TaskInput } from '../../src/labels/types';
+import type { LabelValue, TaskInput } from '../../src/labels/types';
 
 export function tempDir(prefix = 'alignrun-labels-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -58,4 +60,63 @@ export async function writePngs(task: TaskInput): Promise<void> {
         .toFile(im.path);
     }),
   );
+}
+
+/** One label a client posts: the rater's token and id, the image and the value. */
+export interface LabelPost {
+  token: string;
+  rater: string;
+  image: string;
+  value: LabelValue;
+}
+
+/**
+ * Posts every label of `work` from `clients` concurrent clients to a label server the test may kill
+ * and restart: each post first awaits `ready()` (the server being back) and goes to `url()`. A
+ * refused post fails the test; one whose connection dies (no answer, so no ack) goes back on the
+ * queue. `onAck` sees each acknowledged label and the number of posts in flight, this one included.
+ * Returns how many posts were lost to a dead server.
+ */
+export async function postLabelsThroughRestarts(o: {
+  task: string;
+  work: readonly LabelPost[];
+  clients: number;
+  url: () => string;
+  ready: () => Promise<void>;
+  onAck: (item: LabelPost, inFlight: number) => void;
+}): Promise<number> {
+  const queue = [...o.work];
+  let next = 0;
+  let inFlight = 0;
+  let lost = 0;
+  const client = async () => {
+    for (;;) {
+      if (next >= queue.length) {
+        if (inFlight === 0) return;
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      const item = queue[next++];
+      inFlight += 1;
+      try {
+        await o.ready();
+        const res = await fetch(`${o.url()}/api/labels`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${item.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ task: o.task, image: item.image, value: item.value }),
+        });
+        await res.arrayBuffer();
+        assert.equal(res.status, 200, `label refused with ${res.status}`);
+        o.onAck(item, inFlight);
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        lost += 1;
+        queue.push(item);
+      } finally {
+        inFlight -= 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.clients }, client));
+  return lost;
 }
