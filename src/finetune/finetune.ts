@@ -24,6 +24,7 @@ export interface FinetuneParams {
   batch_size?: number;
   optimizer?: OptimizerParams;
   checkpoint_every?: number;
+  ema_decay?: number;
   seed?: number;
 }
 
@@ -113,6 +114,7 @@ export async function finetune(input: FinetuneInput) {
     method: p.method ?? 'full',
     lora: p.lora,
     checkpointEvery: p.checkpoint_every ?? 50,
+    emaDecay: p.ema_decay,
     seed,
     onProgress: input.onProgress,
     signal: input.signal,

@@ -285,6 +285,10 @@ export interface FinetuneStage extends StageCommon {
   batch_size?: number;
   optimizer?: Optimizer;
   checkpoint_every?: number;
+  /**
+   * Keep an exponential moving average of the weights while fine-tuning with this decay and export the average. Omit for none.
+   */
+  ema_decay?: number;
 }
 export interface Lora {
   rank?: number;
@@ -691,6 +695,10 @@ export interface FinetuneStage1 {
   batch_size?: number;
   optimizer?: Optimizer;
   checkpoint_every?: number;
+  /**
+   * Keep an exponential moving average of the weights while fine-tuning with this decay and export the average. Omit for none.
+   */
+  ema_decay?: number;
 }
 /**
  * Judges alignment per category, mean reward and fidelity for each model on seen and unseen prompts over fixed seeds.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { makePrompt, renderPrompt } from '../../src/domains/shapes/index';
 import { trainDenoiser, type DenoiseTrainingOptions } from '../../src/finetune/denoise';
+import { finetune } from '../../src/finetune/finetune';
 import { loadModelFolder } from '../../src/model/loader';
 
 const prompt = makePrompt({ shape: 'triangle', count: 2, color: 'green' })!;
@@ -40,6 +41,28 @@ test('denoising training: 4 steps equal 2 steps, a checkpoint and a resumed 2; t
     );
     const folder = loadModelFolder(join(root, 'a'));
     assert.equal(folder.unetBatch, undefined, 'the UNet keeps its free batch dim');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('finetune ema_decay exports the weight average, not the last weights', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'finetune-ema-'));
+  try {
+    const run = (out: string, ema_decay?: number) =>
+      finetune({
+        params: { steps: 3, batch_size: 2, learning_rate: 1e-3, beta: 0, checkpoint_every: 10, ema_decay },
+        baseDir: 'models/tiny-random',
+        outDir: join(root, out),
+        labelled: data.map((s, i) => ({ image: s.image, prompt: s.prompt, label: i % 2 })),
+      });
+    await run('last');
+    await run('average', 0.5);
+    const unet = (dir: string) => readFileSync(join(root, dir, 'unet', 'model.onnx'));
+    const base = readFileSync('models/tiny-random/unet/model.onnx');
+    // The average lies between the start and the last weights: unlike both.
+    assert.ok(!unet('average').equals(unet('last')), 'the export is the average');
+    assert.ok(!unet('average').equals(base), 'the average moved');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
