@@ -126,51 +126,44 @@ export class ClipEncoder implements RewardEncoder {
     const tokDir = existsSync(join(dir, 'tokenizer')) ? join(dir, 'tokenizer') : dir;
     const tokenizer = loadTokenizer(tokDir);
     const pre = preprocessing(dir);
-    const vSession = await createSession(visionFile, { optimization: 'all' });
-    const tSession = await createSession(textFile, { optimization: 'all' });
-    const pick = (s: ort.InferenceSession, file: string, names: string[], what: string): string => {
-      const found = names.find((n) => s.outputNames.includes(n));
-      if (!found) {
-        throw new RewardInputError(
-          `${file} gives (${s.outputNames.join(', ')}); the CLIP backbone needs its ${what} as ${names.map((n) => `'${n}'`).join(' or ')}.`,
-        );
-      }
-      return found;
-    };
-    const needInput = (s: ort.InferenceSession, file: string, name: string): string => {
-      if (!s.inputNames.includes(name)) {
-        throw new RewardInputError(
-          `${file} takes (${s.inputNames.join(', ')}); the CLIP backbone feeds it '${name}'.`,
-        );
-      }
-      return name;
-    };
-    const vision: Tower = {
-      session: vSession,
-      input: needInput(vSession, visionFile, 'pixel_values'),
-      output: pick(vSession, visionFile, ['image_embeds', 'pooler_output'], 'image embedding'),
-    };
-    const idsMeta = tSession.inputMetadata.find((m) => m.name === 'input_ids');
-    const text = {
-      session: tSession,
-      input: needInput(tSession, textFile, 'input_ids'),
-      output: pick(tSession, textFile, ['text_embeds', 'pooler_output'], 'text embedding'),
-      mask: tSession.inputNames.includes('attention_mask') ? 'attention_mask' : undefined,
-      ids: (idsMeta && idsMeta.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64') as 'int32' | 'int64',
-    };
-    // The end token: what follows the start token when encoding the empty prompt.
-    const eosId = tokenizer.encode('')[1];
-    const probe = new ClipEncoder(dir, vision, text, tokenizer, eosId, pre, 0, 0);
-    const blank: Image = {
-      width: pre.size,
-      height: pre.size,
-      data: new Float32Array(3 * pre.size * pre.size),
-    };
-    const [imageFeatures, textFeatures] = [
-      (await probe.encodeImages([blank]))[0].length,
-      (await probe.encodeTexts(['']))[0].length,
-    ];
-    return new ClipEncoder(dir, vision, text, tokenizer, eosId, pre, imageFeatures, textFeatures);
+    // A part that does not fit is refused after its session opened: release what is open.
+    const opened: ort.InferenceSession[] = [];
+    try {
+      const vSession = await createSession(visionFile, { optimization: 'all' });
+      opened.push(vSession);
+      const tSession = await createSession(textFile, { optimization: 'all' });
+      opened.push(tSession);
+      const vision: Tower = {
+        session: vSession,
+        input: requireInput(vSession, visionFile, 'pixel_values'),
+        output: pickOutput(vSession, visionFile, ['image_embeds', 'pooler_output'], 'image embedding'),
+      };
+      const idsMeta = tSession.inputMetadata.find((m) => m.name === 'input_ids');
+      const text = {
+        session: tSession,
+        input: requireInput(tSession, textFile, 'input_ids'),
+        output: pickOutput(tSession, textFile, ['text_embeds', 'pooler_output'], 'text embedding'),
+        mask: tSession.inputNames.includes('attention_mask') ? 'attention_mask' : undefined,
+        ids: (idsMeta && idsMeta.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64') as
+          'int32' | 'int64',
+      };
+      // The end token: what follows the start token when encoding the empty prompt.
+      const eosId = tokenizer.encode('')[1];
+      const probe = new ClipEncoder(dir, vision, text, tokenizer, eosId, pre, 0, 0);
+      const blank: Image = {
+        width: pre.size,
+        height: pre.size,
+        data: new Float32Array(3 * pre.size * pre.size),
+      };
+      const [imageFeatures, textFeatures] = [
+        (await probe.encodeImages([blank]))[0].length,
+        (await probe.encodeTexts(['']))[0].length,
+      ];
+      return new ClipEncoder(dir, vision, text, tokenizer, eosId, pre, imageFeatures, textFeatures);
+    } catch (e) {
+      await Promise.all(opened.map((o) => o.release()));
+      throw e;
+    }
   }
 
   config(hidden: number): FeatureNetConfig {
@@ -262,6 +255,27 @@ export class ClipEncoder implements RewardEncoder {
     await this.vision.session.release();
     await this.text.session.release();
   }
+}
+
+/** The first of `names` the session outputs; else a RewardInputError naming what it has. */
+function pickOutput(s: ort.InferenceSession, file: string, names: string[], what: string): string {
+  const found = names.find((n) => s.outputNames.includes(n));
+  if (!found) {
+    throw new RewardInputError(
+      `${file} gives (${s.outputNames.join(', ')}); the CLIP backbone needs its ${what} as ${names.map((n) => `'${n}'`).join(' or ')}.`,
+    );
+  }
+  return found;
+}
+
+/** `name`, when the session takes it; else a RewardInputError naming what it takes. */
+function requireInput(s: ort.InferenceSession, file: string, name: string): string {
+  if (!s.inputNames.includes(name)) {
+    throw new RewardInputError(
+      `${file} takes (${s.inputNames.join(', ')}); the CLIP backbone feeds it '${name}'.`,
+    );
+  }
+  return name;
 }
 
 /** Input size, mean and std from preprocessor_config.json (CLIP's defaults where absent). */
