@@ -113,16 +113,21 @@ export async function trainReward(input: RewardStageInput): Promise<RewardResult
   }
 }
 
+/** Refuses a backbone that cannot be opened whatever the labels (a clip backbone without a path). */
+export function checkBackbone(backbone: RewardStageParams['backbone']): void {
+  if (backbone?.type === 'clip' && !backbone.path) {
+    throw new RewardInputError("backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.");
+  }
+}
+
 async function openEncoder(
   backbone: Resolved['backbone'],
   tokenizerDir: string,
   imageSize: number,
 ): Promise<RewardEncoder> {
+  checkBackbone(backbone);
   if (backbone.type !== 'clip') return TinyEncoder.fromTokenizerDir(tokenizerDir, imageSize);
-  if (!backbone.path) {
-    throw new RewardInputError("backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.");
-  }
-  return ClipEncoder.open(backbone.path);
+  return ClipEncoder.open(backbone.path!);
 }
 
 async function train(

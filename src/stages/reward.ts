@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TokenizerError } from '../model/tokenizer';
 import { holdOutSplit, RewardInputError } from '../reward/data';
 import type { Separation } from '../reward/metrics';
-import { trainReward, type EpochMetrics, type RewardStageParams } from '../reward/train';
+import { checkBackbone, trainReward, type EpochMetrics, type RewardStageParams } from '../reward/train';
 import { RewardModel } from '../reward/score';
 import type { StageContext, StageImplementation } from '../runtime/stage';
 import { histogram, linePlot } from '../tracking/plots';
@@ -15,21 +15,17 @@ import { inputRef, sharedDir, upstreamArtifact, workDir } from './io';
 
 export const run: StageImplementation = async (input, ctx) => {
   const p = input.instance.params as RewardStageParams;
-  if (p.backbone?.type === 'clip' && !p.backbone.path) {
-    // The spec's semantic check says so at file:line:col; this covers plans built by hand.
-    throw ApplicationFailure.nonRetryable(
-      `Reward stage '${input.instance.stage}': backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.`,
-      'RewardStageError',
-    );
-  }
-  const labels = inputRef(input, 'labels');
-  const labelled = await labelledExamples(input, ctx, labels);
   let examples: LabelledExample[];
   let test: LabelledExample[];
-  const tokenizerDir = await sharedDir(ctx, upstreamArtifact(input, labels, 'tokenizer'), 'vocab.json');
   const outDir = join(workDir(input, ctx), 'reward');
   let result;
   try {
+    // Before any input is read: the spec's semantic check says so at file:line:col; this covers
+    // plans built by hand.
+    checkBackbone(p.backbone);
+    const labels = inputRef(input, 'labels');
+    const labelled = await labelledExamples(input, ctx, labels);
+    const tokenizerDir = await sharedDir(ctx, upstreamArtifact(input, labels, 'tokenizer'), 'vocab.json');
     // Held-out split: never trained on, scored as `test` (e.g. unseen prompts).
     ({ train: examples, test } = holdOutSplit(labelled, p.test_split));
     result = await trainReward({
