@@ -65,13 +65,19 @@ export class RewardModel {
       );
     }
     let encoder: RewardEncoder;
-    if (meta.config?.kind === 'features') {
-      if (!meta.backbone?.path)
-        throw new Error(`${jsonFile} names no CLIP backbone folder; retrain the reward model.`);
-      encoder = await ClipEncoder.open(meta.backbone.path);
-    } else {
-      const imageSize = meta.config?.imageSize ?? 32;
-      encoder = TinyEncoder.fromTokenizerDir(join(dir, 'tokenizer'), imageSize);
+    try {
+      if (meta.config?.kind === 'features') {
+        if (!meta.backbone?.path)
+          throw new Error(`${jsonFile} names no CLIP backbone folder; retrain the reward model.`);
+        encoder = await ClipEncoder.open(meta.backbone.path);
+      } else {
+        const imageSize = meta.config?.imageSize ?? 32;
+        encoder = TinyEncoder.fromTokenizerDir(join(dir, 'tokenizer'), imageSize);
+      }
+    } catch (err) {
+      // A refused or unreadable backbone: the scorer's session is not handed to anyone.
+      await session.release();
+      throw err;
     }
     return new RewardModel(session, encoder);
   }
