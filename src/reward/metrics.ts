@@ -9,6 +9,10 @@ export interface Separation {
   accuracy: number;
   /** Probability that a random good example outscores a random bad one (ties count half); null with one class. */
   auc: number | null;
+  /** Mean score: where accuracy moves with it and AUC does not, the scores shifted, not their ranking. */
+  meanScore: number;
+  /** Share of examples labelled good (1 − this is the accuracy of calling every example bad). */
+  goodShare: number;
 }
 
 /** Accuracy and AUC of `scores` against binary `labels` (1 good, 0 bad). */
@@ -19,8 +23,20 @@ export function separation(
 ): Separation {
   const n = scores.length;
   let correct = 0;
-  for (let i = 0; i < n; i++) if (scores[i] >= threshold === labels[i] >= 0.5) correct++;
-  return { n, accuracy: n ? correct / n : NaN, auc: auc(scores, labels) };
+  let sum = 0;
+  let good = 0;
+  for (let i = 0; i < n; i++) {
+    if (scores[i] >= threshold === labels[i] >= 0.5) correct++;
+    sum += scores[i];
+    if (labels[i] >= 0.5) good++;
+  }
+  return {
+    n,
+    accuracy: n ? correct / n : NaN,
+    auc: auc(scores, labels),
+    meanScore: n ? sum / n : NaN,
+    goodShare: n ? good / n : NaN,
+  };
 }
 
 /** ROC AUC by the rank-sum (Mann-Whitney U) formula, average ranks for ties. */

@@ -54,7 +54,8 @@ export const run: StageImplementation = async (input, ctx) => {
   const last = result.epochs[result.epochs.length - 1];
   if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
   for (const [k, v] of Object.entries(result.final ?? {}))
-    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+    if (typeof v === 'number' && Number.isFinite(v))
+      metrics[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
   // Held-out accuracy per category and split (the overall validation figures come from `final`).
   Object.assign(
     metrics,
@@ -67,7 +68,8 @@ export const run: StageImplementation = async (input, ctx) => {
 
 /**
  * `${prefix}accuracy_${group}_${value}` for each group of a held-out evaluation; with `overall`,
- * also `${prefix}accuracy` and `${prefix}auc` of the whole set.
+ * also `${prefix}accuracy`, `${prefix}auc`, `${prefix}mean_score` and `${prefix}good_share` of
+ * the whole set.
  */
 function separationMetrics(
   byGroup: EpochMetrics['validation'] | undefined,
@@ -80,6 +82,8 @@ function separationMetrics(
       const s = byKey as unknown as Separation;
       if (overall && typeof s.accuracy === 'number') out[`${prefix}accuracy`] = s.accuracy;
       if (overall && typeof s.auc === 'number') out[`${prefix}auc`] = s.auc;
+      if (overall && Number.isFinite(s.meanScore)) out[`${prefix}mean_score`] = s.meanScore;
+      if (overall && Number.isFinite(s.goodShare)) out[`${prefix}good_share`] = s.goodShare;
       continue;
     }
     for (const [key, s] of Object.entries(byKey))
