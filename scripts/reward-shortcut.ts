@@ -1,0 +1,78 @@
+/**
+ * What the auxiliary loss does to the reward model on prompts it has no labels for. Redoes
+ * experiments/reward-ablation.yaml's prompts, generate and label work with the plan's own params
+ * (scripts/lib/plan-labels.ts), trains the reward stage's model on the seen prompts' labels for
+ * each lambda and seed, and prints, on the unseen prompts' labels: accuracy, AUC, the mean score,
+ * and the accuracy of calling every pair bad. Accuracy that rises with lambda while AUC does not
+ * and the mean score falls means the model learnt to score new prompts low, not to rank better.
+ *
+ *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
+ *       [--per-category N]   (prompts per category; the spec's 12 by default)
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { holdOutSplit } from '../src/reward/data';
+import { trainReward, type RewardStageParams } from '../src/reward/train';
+import { planLabels } from './lib/plan-labels';
+
+const { values } = parseArgs({
+  options: {
+    work: { type: 'string', default: '/tmp/alignrun-reward-shortcut' },
+    lambdas: { type: 'string', default: '0,0.5,1' },
+    seeds: { type: 'string', default: '0,1,2' },
+    'per-category': { type: 'string' },
+  },
+});
+const perCategory = values['per-category'];
+const { params, baseDir, labelled } = await planLabels('experiments/reward-ablation.yaml', values.work, {
+  perCategory: perCategory === undefined ? undefined : Number(perCategory),
+});
+const rp = params('reward') as RewardStageParams;
+const { train, test } = holdOutSplit(labelled, rp.test_split ?? 'unseen');
+const good = (xs: typeof labelled) => xs.filter((e) => e.label >= 0.5).length;
+console.log(
+  `train: ${train.length} labels of seen prompts (${good(train)} good); test: ${test.length} labels of unseen prompts (${good(test)} good)`,
+);
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const seeds = values.seeds.split(',').map(Number);
+const rows: string[] = [];
+for (const lambda of values.lambdas.split(',').map(Number)) {
+  const runs = [];
+  for (const seed of seeds) {
+    const r = await trainReward({
+      params: { ...rp, lambda, seed },
+      examples: train,
+      test,
+      tokenizerDir: join(baseDir, 'tokenizer'),
+      outDir: join(values.work, `reward-l${lambda}-s${seed}`),
+    });
+    const last = r.epochs[r.epochs.length - 1];
+    runs.push({ test: last.test!.all, validation: last.validation?.all });
+    const t = last.test!.all;
+    console.log(
+      `lambda ${lambda} seed ${seed}: accuracy ${pct(t.accuracy)}, AUC ${t.auc?.toFixed(3)}, mean score ${t.meanScore.toFixed(3)}`,
+    );
+  }
+  const t = runs.map((r) => r.test);
+  rows.push(
+    [
+      `${lambda}`,
+      pct(mean(t.map((s) => s.accuracy))),
+      mean(t.map((s) => s.auc ?? NaN)).toFixed(3),
+      mean(t.map((s) => s.meanScore)).toFixed(3),
+      mean(runs.map((r) => r.validation?.meanScore ?? NaN)).toFixed(3),
+      pct(1 - t[0].goodShare),
+    ]
+      .map((c) => c.padEnd(16))
+      .join(''),
+  );
+}
+console.log(`\nUnseen prompts' labels, mean of seeds ${values.seeds}:`);
+console.log(
+  ['lambda', 'accuracy', 'AUC', 'mean score', '(seen, val.)', "'all bad' acc."]
+    .map((h) => h.padEnd(16))
+    .join(''),
+);
+for (const row of rows) console.log(row);
