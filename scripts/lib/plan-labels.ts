@@ -1,20 +1,19 @@
 /**
  * An experiment's prompts, generate and label work redone outside Temporal, with the compiled
- * plan's own params: the prompts stage's draw, the generate stage's images, and simulated raters
- * through a label store, aggregated as the label stage does. For measurement scripts that vary
+ * plan's own params: the prompts stage's draw, the generate stage's images, and the label stage's
+ * simulated (or imported) labels and aggregation. For measurement scripts that vary
  * what happens after labelling (scripts/self-training-control.ts, scripts/reward-shortcut.ts).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { generatePrompts, parsePrompt, promptSplit } from '../../src/domains/shapes/index';
+import { generatePrompts } from '../../src/domains/shapes/index';
 import type { GeneratedPrompt, Image, PromptCategory } from '../../src/domains/shapes/types';
-import { simulateLabels } from '../../src/labels/sources';
-import { LabelStore } from '../../src/labels/store';
-import { generateImages, type ManifestEntry } from '../../src/model/generate';
+import { generateImages } from '../../src/model/generate';
 import { schedulerFromSpec } from '../../src/model/schedulers/index';
 import { compileFile } from '../../src/spec/compile';
 import type { Plan } from '../../src/spec/plan';
-import { aggregate } from '../../workflows/labeling';
+import { readManifest, readTensor } from '../../src/stages/examples';
+import { labelRecords, machineLabels, type LabelParams } from '../../src/stages/label';
 
 export interface PlanLabels {
   plan: Plan;
@@ -60,55 +59,32 @@ export async function planLabels(
     },
     { outDir: genDir },
   );
-  const manifest = readFileSync(join(genDir, 'manifest.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as ManifestEntry);
+  const manifest = readManifest(genDir);
 
-  const lp = params('label');
-  const store = new LabelStore(':memory:');
+  // The label stage's own labelling and aggregation, on a task of these images.
+  const lp = params('label') as LabelParams;
   const entries = new Map(manifest.map((m) => [basename(m.png, extname(m.png)), m]));
-  const task = 'plan-labels';
-  try {
-    store.publishTask({
-      id: task,
-      experiment: plan.experiment,
-      title: task,
-      quorum: lp.quorum,
-      images: [...entries].map(([id, m]) => ({ id, prompt: m.prompt, path: join(genDir, m.png) })),
-    });
-    const { raters, noise, bias } = lp.source;
-    await simulateLabels({
-      store,
-      task,
-      seed: lp.seed,
-      raters: Array.from({ length: raters }, (_, i) => ({ name: `sim-${i + 1}`, noise, bias })),
-    });
-    const answers = new Map<string, { good: number; bad: number }>();
-    for (const l of store.labels(task)) {
-      const a = answers.get(l.image) ?? { good: 0, bad: 0 };
-      if (l.value !== 'skip') a[l.value] += 1;
-      answers.set(l.image, a);
-    }
-    const labelled = [...entries].flatMap(([id, m]) => {
-      const { good = 0, bad = 0 } = answers.get(id) ?? {};
-      const label = aggregate(good, bad, lp.aggregation);
-      if (label === null || good + bad < lp.quorum) return [];
-      const buf = readFileSync(join(genDir, m.tensor));
-      const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      const parsed = parsePrompt(m.prompt);
-      return [
-        {
-          image: { width: m.dims.at(-1)!, height: m.dims.at(-2)!, data },
-          prompt: m.prompt,
-          label,
-          category: parsed?.category,
-          split: parsed ? promptSplit(parsed) : undefined,
-        },
-      ];
-    });
-    return { plan, params, baseDir, prompts, labelled };
-  } finally {
-    store.close();
-  }
+  const publish = {
+    id: 'plan-labels',
+    experiment: plan.experiment,
+    title: 'plan-labels',
+    quorum: lp.quorum,
+    images: [...entries].map(([id, m]) => ({ id, prompt: m.prompt, path: join(genDir, m.png) })),
+  };
+  const records = labelRecords(
+    await machineLabels(publish, lp),
+    entries,
+    new Map(prompts.map((x) => [x.id, x])),
+    lp,
+  );
+  const labelled = records
+    .filter((r) => r.quorum)
+    .map((r) => ({
+      image: readTensor(genDir, r.tensor, entries.get(r.image)!.dims),
+      prompt: r.prompt,
+      label: r.label,
+      category: r.category ?? undefined,
+      split: r.split ?? undefined,
+    }));
+  return { plan, params, baseDir, prompts, labelled };
 }

@@ -17,7 +17,8 @@ export interface LabelledExample {
   split?: string;
 }
 
-function readTensor(dir: string, rel: string, dims: number[]): Image {
+/** A generate stage's raw float tensor (CHW, or NCHW with N = 1) as an image. */
+export function readTensor(dir: string, rel: string, dims: number[]): Image {
   const buf = readFileSync(join(dir, rel));
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const [, h, w] = dims.length === 4 ? dims.slice(1) : dims;
@@ -32,7 +33,7 @@ export async function labelledExamples(
 ): Promise<LabelledExample[]> {
   const records = await readJsonlArtifact<LabelRecord>(ctx, upstreamArtifact(input, labels, 'labels'));
   const dir = await sharedDir(ctx, upstreamArtifact(input, labels, 'images'), 'manifest.jsonl');
-  const dims = new Map(manifest(dir).map((m) => [m.tensor, m.dims]));
+  const dims = new Map(readManifest(dir).map((m) => [m.tensor, m.dims]));
   return records
     .filter((r) => r.quorum)
     .map((r) => ({
@@ -51,10 +52,11 @@ export async function generatedImages(
   images: InputRef,
 ): Promise<{ image: Image; prompt: string }[]> {
   const dir = await sharedDir(ctx, upstreamArtifact(input, images, 'images'), 'manifest.jsonl');
-  return manifest(dir).map((m) => ({ image: readTensor(dir, m.tensor, m.dims), prompt: m.prompt }));
+  return readManifest(dir).map((m) => ({ image: readTensor(dir, m.tensor, m.dims), prompt: m.prompt }));
 }
 
-function manifest(dir: string): ManifestEntry[] {
+/** A generate stage's manifest.jsonl in an images folder. */
+export function readManifest(dir: string): ManifestEntry[] {
   return readFileSync(join(dir, 'manifest.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim())

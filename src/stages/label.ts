@@ -2,7 +2,6 @@
 // judge), an imported label file, or people at the labelling page (a `labeling` workflow waits for
 // them). Every source ends the same way: labels.jsonl, one line per labelled image with its
 // aggregated label and each rater's answer, plus the images and prompts passed through.
-import { readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
@@ -31,6 +30,7 @@ import {
 import { inputRef, materialiseDir, readJsonArtifact, upstreamArtifact, workDir } from './io';
 import type { ArtifactRef } from '../artifacts/types';
 import type { PromptRecord } from './prompts';
+import { readManifest } from './examples';
 
 type LabelSource =
   | { type: 'simulated'; raters: number; noise: number; bias: number }
@@ -45,7 +45,7 @@ type LabelSource =
     }
   | { type: 'import'; path: string; format?: 'jsonl' | 'csv' };
 
-interface LabelParams {
+export interface LabelParams {
   source: LabelSource;
   quorum: number;
   aggregation: Aggregation;
@@ -86,10 +86,7 @@ export const run: StageImplementation = async (input, ctx) => {
   const imagesRef = upstreamArtifact(input, imagesInput, 'images');
   const promptsRef = upstreamArtifact(input, imagesInput, 'prompts');
   const imagesDir = await materialise(input, ctx, imagesRef);
-  const manifest = readFileSync(join(imagesDir, 'manifest.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as ManifestEntry);
+  const manifest = readManifest(imagesDir);
   if (manifest.length === 0) throw userError(input, 'the generate stage produced no images to label.');
   const { prompts } = await readJsonArtifact<{ prompts: PromptRecord[] }>(ctx, promptsRef);
   const byPrompt = new Map(prompts.map((x) => [x.id, x]));
@@ -114,30 +111,11 @@ export const run: StageImplementation = async (input, ctx) => {
   if (p.source.type === 'human') {
     labels = await humanLabels(input, ctx, p, publish);
   } else {
-    // Simulated and imported labels never reach people: a private in-memory store is enough.
-    const store = new LabelStore(':memory:');
     try {
-      store.publishTask(publish);
-      if (p.source.type === 'simulated') {
-        const { raters, noise, bias } = p.source;
-        await simulateLabels({
-          store,
-          task,
-          seed: p.seed ?? 0,
-          raters: Array.from({ length: raters }, (_, i) => ({ name: `sim-${i + 1}`, noise, bias })),
-        });
-      } else {
-        importLabels(store, task, p.source.path);
-      }
-      const names = new Map(store.listRaters().map((r) => [r.id, r.name]));
-      labels = store
-        .labels(task)
-        .map((l) => ({ image: l.image, rater: names.get(l.rater)!, value: l.value }));
+      labels = await machineLabels(publish, p);
     } catch (err) {
       if (err instanceof LabelError) throw userError(input, err.message);
       throw err;
-    } finally {
-      store.close();
     }
   }
 
@@ -185,7 +163,40 @@ function materialise(input: StageInput, ctx: StageContext, ref: ArtifactRef): Pr
   return materialiseDir(ctx, ref, join(workDir(input, ctx), 'images'), 'manifest.jsonl');
 }
 
-function labelRecords(
+/**
+ * Simulated or imported labels of a task. They never reach people, so a private in-memory store
+ * is enough. Throws LabelError for an import file it cannot use.
+ */
+export async function machineLabels(
+  publish: Parameters<LabelStore['publishTask']>[0],
+  p: LabelParams,
+): Promise<{ image: string; rater: string; value: LabelValue }[]> {
+  if (p.source.type === 'human') throw new Error('machineLabels: human labels come from raters.');
+  const store = new LabelStore(':memory:');
+  try {
+    store.publishTask(publish);
+    if (p.source.type === 'simulated') {
+      const { raters, noise, bias } = p.source;
+      await simulateLabels({
+        store,
+        task: publish.id,
+        seed: p.seed ?? 0,
+        raters: Array.from({ length: raters }, (_, i) => ({ name: `sim-${i + 1}`, noise, bias })),
+      });
+    } else {
+      importLabels(store, publish.id, p.source.path);
+    }
+    const names = new Map(store.listRaters().map((r) => [r.id, r.name]));
+    return store
+      .labels(publish.id)
+      .map((l) => ({ image: l.image, rater: names.get(l.rater)!, value: l.value }));
+  } finally {
+    store.close();
+  }
+}
+
+/** One record per image with a good or bad answer: its aggregated label and whether it reached the quorum. */
+export function labelRecords(
   labels: { image: string; rater: string; value: LabelValue }[],
   entries: Map<string, ManifestEntry>,
   byPrompt: Map<string, PromptRecord>,
