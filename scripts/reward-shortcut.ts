@@ -49,8 +49,8 @@ for (const lambda of values.lambdas.split(',').map(Number)) {
       outDir: join(values.work, `reward-l${lambda}-s${seed}`),
     });
     const last = r.epochs[r.epochs.length - 1];
-    runs.push({ test: last.test!.all, validation: last.validation?.all });
     const t = last.test!.all;
+    runs.push({ test: t, validation: last.validation?.all });
     console.log(
       `lambda ${lambda} seed ${seed}: accuracy ${pct(t.accuracy)}, AUC ${t.auc?.toFixed(3)}, mean score ${t.meanScore.toFixed(3)}`,
     );

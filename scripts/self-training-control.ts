@@ -69,8 +69,9 @@ for (const [name, arm] of Object.entries(arms)) {
 
 const ep = params('evaluate') as EvaluateParams;
 const splits = values.splits.split(',') as PromptSplit[];
+const seeds = values.seeds.split(',').map(Number);
 const { metrics, sheets } = await evaluate({
-  params: { ...ep, splits, seeds: values.seeds.split(',').map(Number) },
+  params: { ...ep, splits, seeds },
   models,
   prompts,
   outDir: join(work, 'evaluate'),
@@ -80,7 +81,7 @@ const categories = pp.categories as PromptCategory[];
 const width = Math.max(12, ...Object.keys(metrics).map((n) => n.length + 2));
 for (const split of splits) {
   const images = metrics.base[split].images;
-  const n = images / values.seeds.split(',').length;
+  const n = images / seeds.length;
   console.log(`\n${split} prompts (${n} x seeds ${values.seeds}): ${images} images per model`);
   console.log(
     ['model'.padEnd(width), ...['aligned', ...categories, 'well-formed'].map((h) => h.padEnd(12))].join(''),

@@ -53,9 +53,7 @@ export const run: StageImplementation = async (input, ctx) => {
   if (p.test_split) metrics.test_examples = test.length;
   const last = result.epochs[result.epochs.length - 1];
   if (last) Object.assign(metrics, { loss: last.loss, mse: last.mse, aux: last.aux });
-  for (const [k, v] of Object.entries(result.final ?? {}))
-    if (typeof v === 'number' && Number.isFinite(v))
-      metrics[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  if (result.final) Object.assign(metrics, { n: result.final.n }, wholeSetMetrics(result.final, ''));
   // Held-out accuracy per category and split (the overall validation figures come from `final`).
   Object.assign(
     metrics,
@@ -79,16 +77,25 @@ function separationMetrics(
   const out: Record<string, number> = {};
   for (const [group, byKey] of Object.entries(byGroup ?? {})) {
     if (group === 'all') {
-      const s = byKey as unknown as Separation;
-      if (overall && typeof s.accuracy === 'number') out[`${prefix}accuracy`] = s.accuracy;
-      if (overall && typeof s.auc === 'number') out[`${prefix}auc`] = s.auc;
-      if (overall && Number.isFinite(s.meanScore)) out[`${prefix}mean_score`] = s.meanScore;
-      if (overall && Number.isFinite(s.goodShare)) out[`${prefix}good_share`] = s.goodShare;
+      if (overall) Object.assign(out, wholeSetMetrics(byKey as unknown as Separation, prefix));
       continue;
     }
     for (const [key, s] of Object.entries(byKey))
       if (typeof s?.accuracy === 'number') out[`${prefix}accuracy_${group}_${key}`] = s.accuracy;
   }
+  return out;
+}
+
+/** A held-out set's whole-set figures as metrics (the finite ones: AUC is null with one class). */
+function wholeSetMetrics(s: Separation, prefix: string): Record<string, number> {
+  const named: Record<string, number | null> = {
+    accuracy: s.accuracy,
+    auc: s.auc,
+    mean_score: s.meanScore,
+    good_share: s.goodShare,
+  };
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(named)) if (v !== null && Number.isFinite(v)) out[`${prefix}${k}`] = v;
   return out;
 }
 
