@@ -9,19 +9,23 @@
  *   rendered   512 rendered images of random shapes prompts, w = 1 (fine-tuning itself)
  *
  * and judges all four models with the evaluate stage's measure on the seen prompts, with seeds the
- * quickstart does not evaluate on.
+ * quickstart does not evaluate on: alignment (overall and per category) and both fidelity measures
+ * (the well-formed share, and the Fréchet distance of image statistics to rendered images).
  *
  *   node --import tsx scripts/self-training-control.ts [--work DIR] [--seeds 4,5,6,7,8,9,10,11]
  *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen]
  *
  * --images-per-prompt replaces the plan's generate count; --arms replaces the three arms with a
- * JSON list of { "name", "data": "labels" | "all-ones" | "none", "params": { finetune params
- * over the plan's } } ("none": no model images, for arms on rendered data alone); --splits also
- * judges the unseen prompts the evaluate stage draws.
+ * JSON list of { "name", "data", "params": { finetune params over the plan's } }, where data is
+ * "labels", "all-ones", "none" (no model images, for arms on rendered data alone) or
+ * "rendered-prompts": as many rendered images of each tuned prompt as it has labelled images, all
+ * correct by construction, w = 1 (perfect images with perfect feedback: a ceiling for the method
+ * on this base model). --splits also judges the unseen prompts the evaluate stage draws.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { renderPrompt } from '../src/domains/shapes/index';
 import type { PromptCategory, PromptSplit } from '../src/domains/shapes/types';
 import { evaluate, type EvaluateParams } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
@@ -46,7 +50,7 @@ const positives = labelled.filter((l) => l.label >= 0.5).length;
 console.log(`${labelled.length} labelled images of the base model, ${positives} good`);
 
 const fp = params('finetune') as FinetuneParams;
-type Data = 'labels' | 'all-ones' | 'none';
+type Data = 'labels' | 'all-ones' | 'rendered-prompts' | 'none';
 const armSpecs: { name: string; data: Data; params?: FinetuneParams }[] = values.arms
   ? JSON.parse(readFileSync(values.arms, 'utf8'))
   : [
@@ -54,8 +58,17 @@ const armSpecs: { name: string; data: Data; params?: FinetuneParams }[] = values
       { name: 'all-ones', data: 'all-ones' },
       { name: 'rendered', data: 'none', params: { beta: 1, pretrain_data: { size: 512 } } },
     ];
+const byText = new Map(prompts.map((p) => [p.text, p]));
 const weighted = (data: Data) =>
-  data === 'labels' ? labelled : labelled.map((l) => ({ ...l, label: data === 'all-ones' ? 1 : 0 }));
+  data === 'labels'
+    ? labelled
+    : data === 'rendered-prompts'
+      ? labelled.map((l, i) => ({
+          ...l,
+          image: renderPrompt(byText.get(l.prompt)!, { seed: `rendered-prompts:${i}` }),
+          label: 1,
+        }))
+      : labelled.map((l) => ({ ...l, label: data === 'all-ones' ? 1 : 0 }));
 const arms: Record<string, { params: FinetuneParams; labelled: typeof labelled }> = Object.fromEntries(
   armSpecs.map((a) => [a.name, { params: { ...fp, ...a.params }, labelled: weighted(a.data) }]),
 );
@@ -84,13 +97,17 @@ for (const split of splits) {
   const n = images / seeds.length;
   console.log(`\n${split} prompts (${n} x seeds ${values.seeds}): ${images} images per model`);
   console.log(
-    ['model'.padEnd(width), ...['aligned', ...categories, 'well-formed'].map((h) => h.padEnd(12))].join(''),
+    [
+      'model'.padEnd(width),
+      ...['aligned', ...categories, 'well-formed', 'Fréchet'].map((h) => h.padEnd(12)),
+    ].join(''),
   );
   for (const [name, m] of Object.entries(metrics).map(([k, v]) => [k, v[split]] as const)) {
     const cells = [
       pct(m.alignment),
       ...categories.map((c) => pct(m.alignmentByCategory[c])),
       pct(m.wellFormed),
+      m.frechet.toFixed(4),
     ];
     console.log([name.padEnd(width), ...cells.map((c) => c.padEnd(12))].join(''));
   }
