@@ -83,17 +83,23 @@ export function summary(result: TrialResult): string {
   const r = result.stages.reward?.metrics ?? {};
   const [base, tuned] = ['base', 'finetune'];
   const rows: string[][] = [['', 'seen: base', 'seen: tuned', 'unseen: base', 'unseen: tuned']];
-  const row = (label: string, key: (m: string, s: string) => string) =>
+  const row = (label: string, key: (m: string, s: string) => string, format = pct) =>
     rows.push([
       label,
-      pct(e[key(base, 'seen')]),
-      pct(e[key(tuned, 'seen')]),
-      pct(e[key(base, 'unseen')]),
-      pct(e[key(tuned, 'unseen')]),
+      format(e[key(base, 'seen')]),
+      format(e[key(tuned, 'seen')]),
+      format(e[key(base, 'unseen')]),
+      format(e[key(tuned, 'unseen')]),
     ]);
   for (const c of CATEGORIES) row(`alignment: ${c}`, (m, s) => `${m}.${s}.alignment.${c}`);
   row('alignment: all', (m, s) => `${m}.${s}.alignment`);
   row('well-formed (fidelity)', (m, s) => `${m}.${s}.well_formed`);
+  // The other fidelity measure: Fréchet distance of image statistics to rendered images (lower is closer).
+  row(
+    'distance to rendered',
+    (m, s) => `${m}.${s}.frechet`,
+    (v) => (v === undefined ? '-' : v.toFixed(4)),
+  );
   const gain = (s: string) =>
     e[`alignment_gain_${s}`] === undefined ? '-' : `${e[`alignment_gain_${s}`].toFixed(2)}x`;
   return [
