@@ -8,6 +8,7 @@
  *
  *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
+ *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,11 +22,13 @@ const { values } = parseArgs({
     lambdas: { type: 'string', default: '0,0.5,1' },
     seeds: { type: 'string', default: '0,1,2' },
     'per-category': { type: 'string' },
+    'images-per-prompt': { type: 'string' },
   },
 });
-const perCategory = values['per-category'];
+const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 const { params, baseDir, labelled } = await planLabels('experiments/reward-ablation.yaml', values.work, {
-  perCategory: perCategory === undefined ? undefined : Number(perCategory),
+  perCategory: optional(values['per-category']),
+  imagesPerPrompt: optional(values['images-per-prompt']),
 });
 const rp = params('reward') as RewardStageParams;
 const { train, test } = holdOutSplit(labelled, rp.test_split ?? 'unseen');
