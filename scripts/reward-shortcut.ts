@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { holdOutSplit } from '../src/reward/data';
 import { trainReward, type RewardStageParams } from '../src/reward/train';
+import { countFlag } from './lib/flags';
 import { planLabels } from './lib/plan-labels';
 
 const { values } = parseArgs({
@@ -25,10 +26,9 @@ const { values } = parseArgs({
     'images-per-prompt': { type: 'string' },
   },
 });
-const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 const { params, baseDir, labelled } = await planLabels('experiments/reward-ablation.yaml', values.work, {
-  perCategory: optional(values['per-category']),
-  imagesPerPrompt: optional(values['images-per-prompt']),
+  perCategory: countFlag('per-category', values['per-category']),
+  imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
 });
 const rp = params('reward') as RewardStageParams;
 const { train, test } = holdOutSplit(labelled, rp.test_split ?? 'unseen');

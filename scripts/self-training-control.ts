@@ -29,6 +29,7 @@ import { renderPrompt } from '../src/domains/shapes/index';
 import type { PromptCategory, PromptSplit } from '../src/domains/shapes/types';
 import { evaluate, type EvaluateParams } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
+import { countFlag } from './lib/flags';
 import { planLabels } from './lib/plan-labels';
 
 const { values } = parseArgs({
@@ -41,9 +42,8 @@ const { values } = parseArgs({
   },
 });
 const work = values.work;
-const imagesPerPrompt = values['images-per-prompt'];
 const { params, baseDir, prompts, labelled } = await planLabels('experiments/quickstart.yaml', work, {
-  imagesPerPrompt: imagesPerPrompt === undefined ? undefined : Number(imagesPerPrompt),
+  imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
 });
 const pp = params('prompts');
 const positives = labelled.filter((l) => l.label >= 0.5).length;
