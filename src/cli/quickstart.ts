@@ -75,7 +75,12 @@ function readOptional(file: string): string | undefined {
   }
 }
 
-const pct = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
+/** A cell formatter that prints a dash for a metric the run did not report. */
+const orDash =
+  (format: (v: number) => string) =>
+  (v: number | undefined): string =>
+    v === undefined ? '-' : format(v);
+const pct = orDash((v) => `${(100 * v).toFixed(1)}%`);
 
 /** The before/after table the quickstart ends with, from the trial's stage metrics. */
 export function summary(result: TrialResult): string {
@@ -98,10 +103,9 @@ export function summary(result: TrialResult): string {
   row(
     'distance to rendered',
     (m, s) => `${m}.${s}.frechet`,
-    (v) => (v === undefined ? '-' : v.toFixed(4)),
+    orDash((v) => v.toFixed(4)),
   );
-  const gain = (s: string) =>
-    e[`alignment_gain_${s}`] === undefined ? '-' : `${e[`alignment_gain_${s}`].toFixed(2)}x`;
+  const gain = (s: string) => orDash((v) => `${v.toFixed(2)}x`)(e[`alignment_gain_${s}`]);
   return [
     'Alignment judged on fixed prompts and seeds (base = models/tiny, tuned = after reward-weighted fine-tuning):',
     table(rows),
