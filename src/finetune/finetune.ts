@@ -15,7 +15,7 @@ import { renderedData } from './pretrain';
 export interface FinetuneParams {
   weight?: 'label' | 'reward';
   unlabelled?: { threshold?: number; weighting?: 'threshold' | 'reward' };
-  pretrain_data?: { source?: 'shapes'; size?: number };
+  pretrain_data?: { source?: 'shapes'; size?: number; misdescribe?: number };
   beta?: number;
   method?: 'lora' | 'full';
   lora?: LoraParams;
@@ -92,10 +92,12 @@ export async function finetune(input: FinetuneInput) {
   const seed = p.seed ?? 0;
   const pretrainData =
     beta > 0
-      ? renderedData([...PROMPT_CATEGORIES], p.pretrain_data?.size ?? 512, `finetune:${seed}`).map((s) => ({
-          ...s,
-          weight: beta,
-        }))
+      ? renderedData(
+          [...PROMPT_CATEGORIES],
+          p.pretrain_data?.size ?? 512,
+          `finetune:${seed}`,
+          p.pretrain_data?.misdescribe ?? 0,
+        ).map((s) => ({ ...s, weight: beta }))
       : [];
   if (modelData.length === 0 && pretrainData.length === 0) {
     throw new Error(

@@ -8,7 +8,8 @@
  *
  *   node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X]
  *        [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N]
- *        [--max-minutes M] [--ema DECAY] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction]
+ *        [--max-minutes M] [--ema DECAY] [--misdescribe Q] [--provider cpu|webgpu]
+ *        [--prediction-type epsilon|v_prediction]
  *        [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]
  *
  * The scheduler flags change the noise schedule / target the UNet is trained with and write them
@@ -16,7 +17,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { allPrompts, renderPrompt } from '../domains/shapes/index';
-import { PROMPT_CATEGORIES, type PromptCategory } from '../domains/shapes/types';
+import { PROMPT_CATEGORIES, type PromptCategory, type ShapePrompt } from '../domains/shapes/types';
 import { createRng } from '../util/rng';
 import type { TrainSessionOptions } from '../train/session';
 import type { DenoiseSample } from './data';
@@ -24,7 +25,7 @@ import { trainDenoiser, type OptimizerParams } from './denoise';
 
 /** The pretrain stage's params, named as in the spec (pretrain_stage). */
 export interface PretrainParams {
-  data?: { source?: 'shapes'; categories?: PromptCategory[]; size?: number };
+  data?: { source?: 'shapes'; categories?: PromptCategory[]; size?: number; misdescribe?: number };
   steps?: number;
   learning_rate?: number;
   batch_size?: number;
@@ -49,24 +50,58 @@ export interface PretrainInput {
   deadline?: number;
 }
 
-/** `size` rendered (image, prompt) pairs: prompts drawn uniformly from the categories' pools. */
+const CAPTION_ATTRIBUTES = ['count', 'color', 'background'] as const;
+
+/** The pool's prompts of the same shape and category as `p` that name exactly one of its count,
+ * colour or background differently: the loose captions of `p`'s images. */
+export function oneAttributeNeighbours(p: ShapePrompt, pool: readonly ShapePrompt[]): ShapePrompt[] {
+  return pool.filter(
+    (q) =>
+      q.shape === p.shape &&
+      q.category === p.category &&
+      CAPTION_ATTRIBUTES.filter((a) => q[a] !== p[a]).length === 1 &&
+      CAPTION_ATTRIBUTES.every((a) => (q[a] === undefined) === (p[a] === undefined)),
+  );
+}
+
+/**
+ * `size` rendered (image, prompt) pairs: prompts drawn uniformly from the categories' pools. With
+ * `misdescribe` = q > 0, a share q of the images are captioned loosely, as web captions are: with
+ * a random one of their prompt's one-attribute neighbours (a wrong count, colour or background).
+ * The draw of images does not depend on q.
+ */
 export function renderedData(
   categories: readonly PromptCategory[],
   size: number,
   seed: number | string,
+  misdescribe = 0,
 ): DenoiseSample[] {
   const pool = categories.flatMap((c) => allPrompts(c));
   const rng = createRng(`pretrain-data:${seed}`);
+  const captionRng = createRng(`pretrain-misdescribe:${seed}`);
+  const neighbours = new Map<ShapePrompt, ShapePrompt[]>();
   return Array.from({ length: size }, (_, i) => {
     const prompt = rng.pick(pool);
-    return { image: renderPrompt(prompt, { seed: `${seed}:${i}` }), prompt: prompt.text, weight: 1 };
+    const image = renderPrompt(prompt, { seed: `${seed}:${i}` });
+    let caption = prompt;
+    if (misdescribe > 0) {
+      if (!neighbours.has(prompt)) neighbours.set(prompt, oneAttributeNeighbours(prompt, pool));
+      const wrong = neighbours.get(prompt)!;
+      if (wrong.length > 0 && captionRng.next() < misdescribe) caption = captionRng.pick(wrong);
+    }
+    return { image, prompt: caption.text, weight: 1 };
   });
 }
 
 export async function pretrain(input: PretrainInput) {
   const p = input.params;
   const seed = p.seed ?? 0;
-  const data = renderedData(p.data?.categories ?? [...PROMPT_CATEGORIES], p.data?.size ?? 4096, seed);
+  const data = renderedData(
+    p.data?.categories ?? [...PROMPT_CATEGORIES],
+    p.data?.size ?? 4096,
+    seed,
+    p.data?.misdescribe ?? 0,
+  );
   return trainDenoiser({
     baseDir: input.baseDir,
     outDir: input.outDir,
@@ -102,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (positional.length !== 2 || [...flags.values()].some((v) => !Number.isFinite(v))) {
     console.error(
-      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N] [--max-minutes M] [--ema DECAY] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction] [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]',
+      'usage: node --import tsx src/finetune/pretrain.ts BASE_DIR OUT_DIR [--steps N] [--batch N] [--lr X] [--size N] [--seed N] [--checkpoint-every N] [--warmup N] [--threads N] [--max-minutes M] [--ema DECAY] [--misdescribe Q] [--provider cpu|webgpu] [--prediction-type epsilon|v_prediction] [--beta-schedule linear|scaled_linear|squaredcos_cap_v2] [--train-timesteps N]',
     );
     process.exit(2);
   }
@@ -116,7 +151,7 @@ export async function main(argv: string[]): Promise<void> {
       steps: flags.get('steps'),
       batch_size: flags.get('batch'),
       learning_rate: flags.get('lr'),
-      data: { size: flags.get('size') },
+      data: { size: flags.get('size'), misdescribe: flags.get('misdescribe') },
       seed: flags.get('seed'),
       checkpoint_every: flags.get('checkpoint-every'),
       ema_decay: flags.get('ema'),

@@ -273,6 +273,10 @@ export interface FinetuneStage extends StageCommon {
      */
     path?: string;
     size?: number;
+    /**
+     * Share of rendered images (source: shapes) captioned with one wrong count, colour or background word, as the base model's pretraining data was.
+     */
+    misdescribe?: number;
   };
   /**
    * Weight of the pretraining loss.
@@ -375,6 +379,10 @@ export interface PretrainStage extends StageCommon {
       ...('color' | 'count' | 'background' | 'combination')[]
     ];
     size?: number;
+    /**
+     * Share of images captioned loosely, as web captions are: the prompt of the same shape with one wrong count, colour or background word.
+     */
+    misdescribe?: number;
   };
   steps?: number;
   learning_rate?: number;
@@ -683,6 +691,10 @@ export interface FinetuneStage1 {
      */
     path?: string;
     size?: number;
+    /**
+     * Share of rendered images (source: shapes) captioned with one wrong count, colour or background word, as the base model's pretraining data was.
+     */
+    misdescribe?: number;
   };
   /**
    * Weight of the pretraining loss.
@@ -768,6 +780,10 @@ export interface PretrainStage1 {
       ...('color' | 'count' | 'background' | 'combination')[]
     ];
     size?: number;
+    /**
+     * Share of images captioned loosely, as web captions are: the prompt of the same shape with one wrong count, colour or background word.
+     */
+    misdescribe?: number;
   };
   steps?: number;
   learning_rate?: number;
