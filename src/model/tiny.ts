@@ -18,6 +18,8 @@ export interface TinyModelOptions {
   seed?: number;
   /** Fix the batch dim of both graphs (static shapes for the trainer); default symbolic. */
   batch?: number;
+  /** Channels of the UNet's two levels (default TINY.blockChannels). */
+  blockChannels?: [number, number];
 }
 
 /** Architecture of the tiny model; the pretrained tiny model uses the same. */
@@ -72,7 +74,7 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
     {
       imageSize: TINY.imageSize,
       channels: TINY.channels,
-      blockChannels: TINY.blockChannels,
+      blockChannels: options.blockChannels ?? TINY.blockChannels,
       groups: TINY.groups,
       timeEmbedDim: TINY.timeEmbedDim,
       textWidth: TINY.textWidth,
@@ -101,7 +103,7 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
     sample_size: TINY.imageSize,
     in_channels: TINY.channels,
     out_channels: TINY.channels,
-    block_out_channels: TINY.blockChannels,
+    block_out_channels: options.blockChannels ?? TINY.blockChannels,
     cross_attention_dim: TINY.textWidth,
   });
   json('text_encoder/config.json', {
@@ -147,10 +149,15 @@ function main(argv: string[]): void {
     else positional.push(argv[i]);
   }
   if (positional.length !== 1 || [...flags.values()].some((v) => !Number.isInteger(v))) {
-    console.error('usage: node --import tsx src/model/tiny.ts OUT_DIR [--seed N] [--batch N]');
+    console.error('usage: node --import tsx src/model/tiny.ts OUT_DIR [--seed N] [--batch N] [--width C]');
     process.exit(2);
   }
-  const dir = buildTinyModel(positional[0], { seed: flags.get('seed'), batch: flags.get('batch') });
+  const width = flags.get('width');
+  const dir = buildTinyModel(positional[0], {
+    seed: flags.get('seed'),
+    batch: flags.get('batch'),
+    blockChannels: width === undefined ? undefined : [width, 2 * width],
+  });
   console.log(`wrote ${dir}`);
 }
 
