@@ -13,14 +13,15 @@
  * (the well-formed share, and the Fréchet distance of image statistics to rendered images).
  *
  *   node --import tsx scripts/self-training-control.ts [--work DIR] [--seeds 4,5,6,7,8,9,10,11]
- *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen]
+ *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen] [--spec FILE]
  *
  * --images-per-prompt replaces the plan's generate count; --arms replaces the three arms with a
  * JSON list of { "name", "data", "params": { finetune params over the plan's } }, where data is
  * "labels", "all-ones", "none" (no model images, for arms on rendered data alone) or
  * "rendered-prompts": as many rendered images of each tuned prompt as it has labelled images, all
  * correct by construction, w = 1 (perfect images with perfect feedback: a ceiling for the method
- * on this base model). --splits also judges the unseen prompts the evaluate stage draws.
+ * on this base model). --splits also judges the unseen prompts the evaluate stage draws. --spec
+ * takes another spec of the quickstart's shape (e.g. the same stages on another base model).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,10 +40,11 @@ const { values } = parseArgs({
     'images-per-prompt': { type: 'string' },
     arms: { type: 'string' },
     splits: { type: 'string', default: 'seen' },
+    spec: { type: 'string', default: 'experiments/quickstart.yaml' },
   },
 });
 const work = values.work;
-const { params, baseDir, prompts, labelled } = await planLabels('experiments/quickstart.yaml', work, {
+const { params, baseDir, prompts, labelled } = await planLabels(values.spec, work, {
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
 });
 const pp = params('prompts');
