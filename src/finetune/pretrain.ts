@@ -76,6 +76,9 @@ export function renderedData(
   seed: number | string,
   misdescribe = 0,
 ): DenoiseSample[] {
+  if (!(misdescribe >= 0 && misdescribe <= 1)) {
+    throw new Error(`The share of loose captions (misdescribe) must be from 0 to 1, got ${misdescribe}.`);
+  }
   const pool = categories.flatMap((c) => allPrompts(c));
   const rng = createRng(`pretrain-data:${seed}`);
   const captionRng = createRng(`pretrain-misdescribe:${seed}`);

@@ -153,6 +153,12 @@ function main(argv: string[]): void {
     process.exit(2);
   }
   const width = flags.get('width');
+  if (width !== undefined && !(width > 0 && width % TINY.groups === 0)) {
+    console.error(
+      `--width must be a positive multiple of ${TINY.groups} (the UNet's group count), got ${width}.`,
+    );
+    process.exit(2);
+  }
   const dir = buildTinyModel(positional[0], {
     seed: flags.get('seed'),
     batch: flags.get('batch'),

@@ -37,3 +37,10 @@ test('renderedData: misdescribe changes captions, never images, in the given sha
   });
   assert.ok(changed > 150 && changed < 250, `${changed} of 400 captions changed`);
 });
+
+test('renderedData: a share of loose captions outside [0, 1] is refused in one sentence', () => {
+  assert.throws(
+    () => renderedData([...PROMPT_CATEGORIES], 4, 0, 1.5),
+    /^Error: The share of loose captions \(misdescribe\) must be from 0 to 1, got 1.5\.$/,
+  );
+});
