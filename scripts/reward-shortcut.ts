@@ -9,6 +9,7 @@
  *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
  *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
+ *       [--model DIR]   (another base model than the spec's; give it its own --work folder)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,11 +25,13 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '0,1,2' },
     'per-category': { type: 'string' },
     'images-per-prompt': { type: 'string' },
+    model: { type: 'string' },
   },
 });
 const { params, baseDir, labelled } = await planLabels('experiments/reward-ablation.yaml', values.work, {
   perCategory: countFlag('per-category', values['per-category']),
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
+  baseDir: values.model,
 });
 const rp = params('reward') as RewardStageParams;
 const { train, test } = holdOutSplit(labelled, rp.test_split ?? 'unseen');

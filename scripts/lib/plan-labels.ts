@@ -28,13 +28,13 @@ export interface PlanLabels {
 export async function planLabels(
   specFile: string,
   work: string,
-  overrides: { imagesPerPrompt?: number; perCategory?: number } = {},
+  overrides: { imagesPerPrompt?: number; perCategory?: number; baseDir?: string } = {},
 ): Promise<PlanLabels> {
   mkdirSync(work, { recursive: true });
   const { plan, diagnostics } = await compileFile(specFile, { stateDir: work });
   if (!plan) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   const params = (stage: string): any => Object.values(plan.instances).find((i) => i.stage === stage)!.params;
-  const baseDir = plan.models.base.path;
+  const baseDir = overrides.baseDir ?? plan.models.base.path;
 
   const pp = params('prompts');
   const prompts = generatePrompts({
