@@ -140,8 +140,7 @@ def alphas_cumprod(scheduler_config):
 def cmd_check(args):
     import jax
     import onnxruntime as ort
-    _, params, consts, nodes = load_graph(args.unet)
-    model = onnx.load(args.unet)
+    model, params, consts, nodes = load_graph(args.unet)
     apply = jax.jit(make_apply(consts, nodes, model.graph.output[0].name))
     rng = np.random.default_rng(0)
     B = 3

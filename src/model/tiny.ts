@@ -54,12 +54,13 @@ export function tinyVocabularyWords(): string[] {
 /** Writes the tiny model folder to `outDir` (replacing it) and returns its path. */
 export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): string {
   const seed = options.seed ?? 0;
+  const blockChannels = options.blockChannels ?? TINY.blockChannels;
   const dir = resolve(outDir);
-  rmSync(dir, { recursive: true, force: true });
   const rng = createRng(seed);
   const { vocab, merges } = trainBpe(tinyVocabularyWords());
 
-  buildTinyTextEncoder(
+  // Both graphs are built before the folder is replaced: a bad option leaves it as it was.
+  const textEncoder = buildTinyTextEncoder(
     {
       vocabSize: Object.keys(vocab).length,
       maxLength: TINY.maxLength,
@@ -69,12 +70,12 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
       batch: options.batch,
     },
     rng.fork('text_encoder'),
-  ).save(join(dir, 'text_encoder', 'model.onnx'));
-  buildTinyUnet(
+  );
+  const unet = buildTinyUnet(
     {
       imageSize: TINY.imageSize,
       channels: TINY.channels,
-      blockChannels: options.blockChannels ?? TINY.blockChannels,
+      blockChannels,
       groups: TINY.groups,
       timeEmbedDim: TINY.timeEmbedDim,
       textWidth: TINY.textWidth,
@@ -83,7 +84,10 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
       batch: options.batch,
     },
     rng.fork('unet'),
-  ).save(join(dir, 'unet', 'model.onnx'));
+  );
+  rmSync(dir, { recursive: true, force: true });
+  textEncoder.save(join(dir, 'text_encoder', 'model.onnx'));
+  unet.save(join(dir, 'unet', 'model.onnx'));
 
   const json = (path: string, value: unknown) => {
     mkdirSync(join(dir, path, '..'), { recursive: true });
@@ -103,7 +107,7 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
     sample_size: TINY.imageSize,
     in_channels: TINY.channels,
     out_channels: TINY.channels,
-    block_out_channels: options.blockChannels ?? TINY.blockChannels,
+    block_out_channels: blockChannels,
     cross_attention_dim: TINY.textWidth,
   });
   json('text_encoder/config.json', {
@@ -153,17 +157,17 @@ function main(argv: string[]): void {
     process.exit(2);
   }
   const width = flags.get('width');
-  if (width !== undefined && !(width > 0 && width % TINY.groups === 0)) {
-    console.error(
-      `--width must be a positive multiple of ${TINY.groups} (the UNet's group count), got ${width}.`,
-    );
+  let dir: string;
+  try {
+    dir = buildTinyModel(positional[0], {
+      seed: flags.get('seed'),
+      batch: flags.get('batch'),
+      blockChannels: width === undefined ? undefined : [width, 2 * width],
+    });
+  } catch (err) {
+    console.error((err as Error).message);
     process.exit(2);
   }
-  const dir = buildTinyModel(positional[0], {
-    seed: flags.get('seed'),
-    batch: flags.get('batch'),
-    blockChannels: width === undefined ? undefined : [width, 2 * width],
-  });
   console.log(`wrote ${dir}`);
 }
 

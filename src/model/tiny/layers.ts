@@ -61,6 +61,9 @@ export class Layers {
    * (no Shape op), unlike the builder's groupNorm, so the trainer sees only fixed dims.
    */
   groupNorm(name: string, x: string, c: number, h: number, w: number, groups: number): string {
+    if (!Number.isInteger(c / groups)) {
+      throw new Error(`GroupNorm '${name}': ${c} channels do not split into ${groups} groups.`);
+    }
     const b = this.b;
     const grouped = b.reshape(x, [0, groups, (c / groups) * h * w]);
     const normed = b.instanceNorm(
