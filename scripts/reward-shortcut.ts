@@ -10,6 +10,7 @@
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
  *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
  *       [--model DIR]   (another base model than the spec's; give it its own --work folder)
+ *       [--spec FILE]   (another spec of the same shape, e.g. experiments/reward-ablation-frozen.yaml)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,9 +27,10 @@ const { values } = parseArgs({
     'per-category': { type: 'string' },
     'images-per-prompt': { type: 'string' },
     model: { type: 'string' },
+    spec: { type: 'string', default: 'experiments/reward-ablation.yaml' },
   },
 });
-const { params, baseDir, labelled } = await planLabels('experiments/reward-ablation.yaml', values.work, {
+const { params, baseDir, labelled } = await planLabels(values.spec, values.work, {
   perCategory: countFlag('per-category', values['per-category']),
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
   baseDir: values.model,

@@ -13,7 +13,7 @@
 import { GraphBuilder } from '../train/builder';
 import { buildTrainingGraph } from '../train/engine';
 import type { onnx } from '../train/onnx';
-import { rewardInputs, rewardNet, type RewardNetConfig } from './network';
+import { rewardInputs, rewardNet, setWeights, type RewardNetConfig } from './network';
 
 export interface RewardBatchShape {
   /** Examples per batch. */
@@ -42,6 +42,7 @@ export function buildObjective(
   config: RewardNetConfig,
   shape: RewardBatchShape,
   seed: number,
+  init?: ReadonlyMap<string, Float32Array>,
 ): onnx.ModelProto {
   const B = shape.batch;
   const C = shape.perturbations + 1;
@@ -70,18 +71,23 @@ export function buildObjective(
   b.output(mse, 'float32', []);
   b.output(aux, 'float32', []);
   b.output(scores, 'float32', [B, C]);
+  if (init) setWeights(b, init);
   return b.build();
 }
 
-/** The training graph of the objective: every network weight trainable. */
+/**
+ * The training graph of the objective. `init` replaces initial weights by name (a pretrained
+ * backbone); `trainable` picks the weights that train (default all: the rest stay constants).
+ */
 export async function buildRewardTrainingGraph(
   config: RewardNetConfig,
   shape: RewardBatchShape,
   seed: number,
+  options: { init?: ReadonlyMap<string, Float32Array>; trainable?: (name: string) => boolean } = {},
 ): Promise<{ forward: onnx.ModelProto; training: onnx.ModelProto }> {
-  const forward = buildObjective(config, shape, seed);
+  const forward = buildObjective(config, shape, seed, options.init);
   const training = await buildTrainingGraph(forward, {
-    trainable: () => true,
+    trainable: options.trainable ?? (() => true),
     loss: { output: 'total' },
     keepOutputs: true,
   });

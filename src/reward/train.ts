@@ -14,12 +14,12 @@
  *   metrics.json   per-epoch losses, and accuracy/AUC on held-out labels by category and split
  *   checkpoint/    the latest epoch's weights and optimiser state (a rerun resumes from it)
  */
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { AdamW, clipGradNorm, type Tensors } from '../train/optim';
 import { createSession, runSession } from '../train/session';
-import { tensorValue } from '../train/ir';
+import { decodeModel, tensorValue } from '../train/ir';
 import { createRng } from '../util/rng';
 import {
   checkExamples,
@@ -30,7 +30,7 @@ import {
 } from './data';
 import { separationByGroup, type Separation } from './metrics';
 import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
-import { buildRewardScorer } from './network';
+import { buildRewardScorer, type RewardNetConfig } from './network';
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession } from './score';
 import type { RewardStage } from '../spec/types.gen';
@@ -118,6 +118,11 @@ export function checkBackbone(backbone: RewardStageParams['backbone']): void {
   if (backbone?.type === 'clip' && !backbone.path) {
     throw new RewardInputError("backbone type 'clip' needs a 'path' to a CLIP ONNX export folder.");
   }
+  if (backbone?.freeze && !backbone.init) {
+    throw new RewardInputError(
+      "backbone.freeze keeps the encoders at their 'init' weights, but no 'init' reward model folder is given.",
+    );
+  }
 }
 
 async function openEncoder(
@@ -147,20 +152,26 @@ async function train(
   const test = input.test ? describeExamples(input.test) : [];
 
   const B = Math.min(params.batch_size, train.length);
+  const init = params.backbone.init ? initialWeights(params.backbone.init, config) : undefined;
+  // A frozen backbone: the encoders stay constants of the graph at their init weights.
+  const trainable = (name: string) => !params.backbone.freeze || name.startsWith('head.');
   const { forward, training } = await buildRewardTrainingGraph(
     config,
     { batch: B, perturbations: params.perturbations },
     params.seed,
+    { init, trainable },
   );
   const session = await createSession(training);
   let weights: Tensors = {};
   const dims: Record<string, number[]> = {};
   for (const t of forward.graph!.initializer!) {
+    if (!trainable(t.name!)) continue;
     const v = tensorValue(t);
     weights[t.name!] = v.data as Float32Array;
     dims[t.name!] = v.dims;
   }
   const optimizer = new AdamW({ weightDecay: 0 });
+  const allWeights = () => new Map([...(init ?? new Map<string, Float32Array>()), ...toMap(weights)]);
 
   mkdirSync(input.outDir, { recursive: true });
   const ckptDir = join(input.outDir, 'checkpoint');
@@ -203,7 +214,7 @@ async function train(
         aux: sums.aux + (out.aux.data as Float32Array)[0],
       };
     }
-    const scorer = await createSession(buildRewardScorer(config, params.seed, toMap(weights)).build());
+    const scorer = await createSession(buildRewardScorer(config, params.seed, allWeights()).build());
     const evaluate = async (set: RewardExample[]) =>
       set.length === 0
         ? null
@@ -237,7 +248,7 @@ async function train(
   }
 
   const modelPath = join(input.outDir, 'reward.onnx');
-  buildRewardScorer(config, params.seed, toMap(weights)).save(modelPath);
+  buildRewardScorer(config, params.seed, allWeights()).save(modelPath);
   const tokDir = join(input.outDir, 'tokenizer');
   rmSync(tokDir, { recursive: true, force: true });
   let backbone: Resolved['backbone'] = { type: 'tiny' };
@@ -256,6 +267,39 @@ async function train(
   writeFileSync(metricsPath, `${JSON.stringify(summary, null, 2)}\n`);
   const last = history[history.length - 1];
   return { modelPath, metricsPath, epochs: history, final: (last?.validation ?? last?.test)?.all ?? null };
+}
+
+/**
+ * The weights of the reward model folder `dir` by name, for a network built with `config`; a
+ * folder that is not a reward model of the same network is refused in one sentence.
+ */
+function initialWeights(dir: string, config: RewardNetConfig): Map<string, Float32Array> {
+  const file = join(dir, 'reward.onnx');
+  const jsonFile = join(dir, 'reward.json');
+  if (!existsSync(file) || !existsSync(jsonFile)) {
+    throw new RewardInputError(
+      `backbone.init '${dir}' has no ${existsSync(file) ? 'reward.json' : 'reward.onnx'}; give the output folder of a reward stage or of scripts/pretrain-reward.ts.`,
+    );
+  }
+  const theirs = (JSON.parse(readFileSync(jsonFile, 'utf8')) as { config?: RewardNetConfig }).config;
+  const describe = (c?: RewardNetConfig) => JSON.stringify(c ?? {}).replace(/"/g, '');
+  if (describe(theirs) !== describe(config)) {
+    throw new RewardInputError(
+      `backbone.init '${dir}' holds the reward network ${describe(theirs)}, but this stage builds ${describe(config)}; pretrain it with the same tokenizer, image size and hidden width.`,
+    );
+  }
+  return rewardWeights(file);
+}
+
+/** The float weights of a reward model file (reward.onnx), by name. */
+export function rewardWeights(file: string): Map<string, Float32Array> {
+  const model = decodeModel(readFileSync(file));
+  return new Map(
+    model.graph!.initializer!.flatMap((t) => {
+      const data = tensorValue(t).data;
+      return data instanceof Float32Array ? [[t.name!, data] as const] : [];
+    }),
+  );
 }
 
 function toMap(t: Tensors): Map<string, Float32Array> {

@@ -133,6 +133,15 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
       if (!s.backbone.path) at(p('backbone'), "backbone type 'clip' needs a 'path' to a CLIP ONNX export");
       else checkPath(p('backbone', 'path'), s.backbone.path, 'dir', 'CLIP folder', true);
     }
+    if (s.kind === 'reward' && s.backbone?.init)
+      checkPath(p('backbone', 'init'), s.backbone.init, 'dir', 'reward model folder', true);
+    if (s.kind === 'reward' && s.backbone?.freeze && !s.backbone.init) {
+      at(
+        p('backbone', 'freeze'),
+        "backbone.freeze keeps the encoders at their 'init' weights, but no 'init' is given",
+        'add init: the folder of a pretrained reward model, such as models/shapes-reward',
+      );
+    }
     if (s.kind === 'finetune') {
       if (s.weight === 'reward' && !s.reward)
         at(p('weight'), "weight 'reward' needs a 'reward' stage", 'add reward: <reward stage>');

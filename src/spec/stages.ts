@@ -47,6 +47,9 @@ export const RUN_FIELDS = [
 export const FILE_FIELDS: Partial<Record<StageKind, string[][]>> = {
   prompts: [['file']],
   label: [['source', 'path']],
-  reward: [['backbone', 'path']],
+  reward: [
+    ['backbone', 'path'],
+    ['backbone', 'init'],
+  ],
   finetune: [['pretrain_data', 'path']],
 };

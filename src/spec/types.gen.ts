@@ -216,6 +216,14 @@ export interface RewardStage extends StageCommon {
      * CLIP ONNX export folder (type: clip).
      */
     path?: string;
+    /**
+     * A reward model folder (reward.onnx with the same network) whose weights start the training, e.g. models/shapes-reward, pretrained on rendered image-prompt pairs (type: tiny).
+     */
+    init?: string;
+    /**
+     * Train the head only and keep the image and text encoders at their 'init' weights, as the paper keeps CLIP frozen (type: tiny; needs init).
+     */
+    freeze?: boolean;
   };
   /**
    * Weight of the auxiliary prompt-classification loss.
@@ -606,6 +614,14 @@ export interface RewardStage1 {
      * CLIP ONNX export folder (type: clip).
      */
     path?: string;
+    /**
+     * A reward model folder (reward.onnx with the same network) whose weights start the training, e.g. models/shapes-reward, pretrained on rendered image-prompt pairs (type: tiny).
+     */
+    init?: string;
+    /**
+     * Train the head only and keep the image and text encoders at their 'init' weights, as the paper keeps CLIP frozen (type: tiny; needs init).
+     */
+    freeze?: boolean;
   };
   /**
    * Weight of the auxiliary prompt-classification loss.
