@@ -13,7 +13,7 @@
  * (the well-formed share, and the Fréchet distance of image statistics to rendered images).
  *
  *   node --import tsx scripts/self-training-control.ts [--work DIR] [--seeds 4,5,6,7,8,9,10,11]
- *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen] [--spec FILE]
+ *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen] [--spec FILE] [--model DIR]
  *
  * --images-per-prompt replaces the plan's generate count; --arms replaces the three arms with a
  * JSON list of { "name", "data", "params": { finetune params over the plan's } }, where data is
@@ -22,6 +22,8 @@
  * correct by construction, w = 1 (perfect images with perfect feedback: a ceiling for the method
  * on this base model). --splits also judges the unseen prompts the evaluate stage draws. --spec
  * takes another spec of the quickstart's shape (e.g. the same stages on another base model).
+ * --model replaces the spec's base model: the images are drawn and the arms start from it (a
+ * second round of feedback from a tuned model); give it its own --work folder.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,11 +43,13 @@ const { values } = parseArgs({
     arms: { type: 'string' },
     splits: { type: 'string', default: 'seen' },
     spec: { type: 'string', default: 'experiments/quickstart.yaml' },
+    model: { type: 'string' },
   },
 });
 const work = values.work;
 const { params, baseDir, prompts, labelled } = await planLabels(values.spec, work, {
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
+  baseDir: values.model,
 });
 const pp = params('prompts');
 const positives = labelled.filter((l) => l.label >= 0.5).length;
