@@ -41,6 +41,10 @@ if (!(lambda >= 0)) {
   console.error(`--lambda takes a number of 0 or more, not '${values.lambda}'.`);
   process.exit(2);
 }
+if (!/^\d+$/.test(values.seed)) {
+  console.error(`--seed takes a whole number, not '${values.seed}'.`);
+  process.exit(2);
+}
 const started = Date.now();
 const result = await trainReward({
   params: { lambda, epochs, seed: Number(values.seed) },

@@ -152,7 +152,9 @@ async function train(
   const test = input.test ? describeExamples(input.test) : [];
 
   const B = Math.min(params.batch_size, train.length);
-  const init = params.backbone.init ? initialWeights(params.backbone.init, config) : undefined;
+  const init = params.backbone.init
+    ? initialWeights(params.backbone.init, config, input.tokenizerDir)
+    : undefined;
   // A frozen backbone: the encoders stay constants of the graph at their init weights.
   const trainable = (name: string) => !params.backbone.freeze || name.startsWith('head.');
   const { forward, training } = await buildRewardTrainingGraph(
@@ -273,7 +275,11 @@ async function train(
  * The weights of the reward model folder `dir` by name, for a network built with `config`; a
  * folder that is not a reward model of the same network is refused in one sentence.
  */
-function initialWeights(dir: string, config: RewardNetConfig): Map<string, Float32Array> {
+function initialWeights(
+  dir: string,
+  config: RewardNetConfig,
+  tokenizerDir: string,
+): Map<string, Float32Array> {
   const file = join(dir, 'reward.onnx');
   const jsonFile = join(dir, 'reward.json');
   if (!existsSync(file) || !existsSync(jsonFile)) {
@@ -286,6 +292,17 @@ function initialWeights(dir: string, config: RewardNetConfig): Map<string, Float
   if (describe(theirs) !== describe(config)) {
     throw new RewardInputError(
       `backbone.init '${dir}' holds the reward network ${describe(theirs)}, but this stage builds ${describe(config)}; pretrain it with the same tokenizer, image size and hidden width.`,
+    );
+  }
+  // The text encoder's embeddings are indexed by token id: the same ids must mean the same words.
+  const vocab = (d: string) => readFileSync(join(d, 'vocab.json'), 'utf8');
+  if (
+    config.kind !== 'features' &&
+    existsSync(join(dir, 'tokenizer', 'vocab.json')) &&
+    vocab(join(dir, 'tokenizer')) !== vocab(tokenizerDir)
+  ) {
+    throw new RewardInputError(
+      `backbone.init '${dir}' was trained with another tokenizer than the model whose images this stage scores; pretrain it with that model's tokenizer.`,
     );
   }
   return rewardWeights(file);

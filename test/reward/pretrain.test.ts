@@ -1,7 +1,7 @@
 // The reward backbone's pretraining data, and a reward stage that starts from a pretrained reward
 // model (backbone.init) and trains its head only (backbone.freeze).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -132,5 +132,15 @@ test('a bad backbone.init or freeze is refused with one sentence', async () => {
       /^backbone\.init '.*other' holds the reward network \{.*hidden:8\}, but this stage builds \{.*hidden:64\}; pretrain it with the same tokenizer, image size and hidden width\.$/,
     );
     return true;
+  });
+  const otherTokens = join(root, 'other-tokens');
+  cpSync(initDir, otherTokens, { recursive: true });
+  const vocabFile = join(otherTokens, 'tokenizer', 'vocab.json');
+  const vocab = JSON.parse(readFileSync(vocabFile, 'utf8')) as Record<string, number>;
+  const [a, b] = Object.keys(vocab);
+  [vocab[a], vocab[b]] = [vocab[b], vocab[a]];
+  writeFileSync(vocabFile, JSON.stringify(vocab));
+  await assert.rejects(run({ init: otherTokens }), {
+    message: `backbone.init '${otherTokens}' was trained with another tokenizer than the model whose images this stage scores; pretrain it with that model's tokenizer.`,
   });
 });
