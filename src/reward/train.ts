@@ -19,7 +19,8 @@ import { join, resolve as resolvePath } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { AdamW, clipGradNorm, type Tensors } from '../train/optim';
 import { createSession, runSession } from '../train/session';
-import { decodeModel, tensorValue } from '../train/ir';
+import { loadModel, tensorValue } from '../train/ir';
+import { initializerValues } from '../train/ops/context';
 import { createRng } from '../util/rng';
 import {
   checkExamples,
@@ -310,12 +311,10 @@ function initialWeights(
 
 /** The float weights of a reward model file (reward.onnx), by name. */
 export function rewardWeights(file: string): Map<string, Float32Array> {
-  const model = decodeModel(readFileSync(file));
   return new Map(
-    model.graph!.initializer!.flatMap((t) => {
-      const data = tensorValue(t).data;
-      return data instanceof Float32Array ? [[t.name!, data] as const] : [];
-    }),
+    [...initializerValues(loadModel(file))].flatMap(([name, { data }]) =>
+      data instanceof Float32Array ? [[name, data] as const] : [],
+    ),
   );
 }
 
