@@ -5,6 +5,8 @@
  * each lambda and seed, and prints, on the unseen prompts' labels: accuracy, AUC, the mean score,
  * and the accuracy of calling every pair bad. Accuracy that rises with lambda while AUC does not
  * and the mean score falls means the model learnt to score new prompts low, not to rank better.
+ * A spec whose reward stage starts from a pretrained model (backbone.init) also gets a row for
+ * that model as it is, before any training on the labels.
  *
  *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
@@ -12,9 +14,12 @@
  *       [--model DIR]   (another base model than the spec's; give it its own --work folder)
  *       [--spec FILE]   (another spec of the same shape, e.g. experiments/reward-ablation-frozen.yaml)
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { holdOutSplit } from '../src/reward/data';
+import { separation } from '../src/reward/metrics';
+import { RewardModel } from '../src/reward/score';
 import { trainReward, type RewardStageParams } from '../src/reward/train';
 import { countFlag } from './lib/flags';
 import { planLabels } from './lib/plan-labels';
@@ -46,15 +51,45 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const seeds = values.seeds.split(',').map(Number);
 const rows: string[] = [];
+const row = (cells: string[]) => cells.map((c) => c.padEnd(16)).join('');
+const init = rp.backbone?.init;
+if (init) {
+  const model = await RewardModel.open(init);
+  const scores = await model.score(
+    test.map((e) => e.image),
+    test.map((e) => e.prompt),
+  );
+  await model.close();
+  const t = separation(
+    scores,
+    test.map((e) => e.label),
+  );
+  console.log(
+    `the init model, not trained on these labels: accuracy ${pct(t.accuracy)}, AUC ${t.auc?.toFixed(3)}`,
+  );
+  rows.push(
+    row([
+      'init, untrained',
+      pct(t.accuracy),
+      t.auc?.toFixed(3) ?? '',
+      t.meanScore.toFixed(3),
+      '',
+      pct(1 - t.goodShare),
+    ]),
+  );
+}
 for (const lambda of values.lambdas.split(',').map(Number)) {
   const runs = [];
   for (const seed of seeds) {
+    const trial = { ...rp, lambda, seed };
+    // The folder is named by the params: a rerun with other params does not resume these weights.
+    const key = createHash('sha256').update(JSON.stringify(trial)).digest('hex').slice(0, 8);
     const r = await trainReward({
-      params: { ...rp, lambda, seed },
+      params: trial,
       examples: train,
       test,
       tokenizerDir: join(baseDir, 'tokenizer'),
-      outDir: join(values.work, `reward-l${lambda}-s${seed}`),
+      outDir: join(values.work, `reward-l${lambda}-s${seed}-${key}`),
     });
     const last = r.epochs[r.epochs.length - 1];
     const t = last.test!.all;
@@ -65,22 +100,16 @@ for (const lambda of values.lambdas.split(',').map(Number)) {
   }
   const t = runs.map((r) => r.test);
   rows.push(
-    [
+    row([
       `${lambda}`,
       pct(mean(t.map((s) => s.accuracy))),
       mean(t.map((s) => s.auc ?? NaN)).toFixed(3),
       mean(t.map((s) => s.meanScore)).toFixed(3),
       mean(runs.map((r) => r.validation?.meanScore ?? NaN)).toFixed(3),
       pct(1 - t[0].goodShare),
-    ]
-      .map((c) => c.padEnd(16))
-      .join(''),
+    ]),
   );
 }
 console.log(`\nUnseen prompts' labels, mean of seeds ${values.seeds}:`);
-console.log(
-  ['lambda', 'accuracy', 'AUC', 'mean score', '(seen, val.)', "'all bad' acc."]
-    .map((h) => h.padEnd(16))
-    .join(''),
-);
-for (const row of rows) console.log(row);
+console.log(row(['lambda', 'accuracy', 'AUC', 'mean score', '(seen, val.)', "'all bad' acc."]));
+for (const r of rows) console.log(r);
