@@ -4,8 +4,9 @@
  * simulated (or imported) labels and aggregation. For measurement scripts that vary
  * what happens after labelling (scripts/self-training-control.ts, scripts/reward-shortcut.ts).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { generatePrompts } from '../../src/domains/shapes/index';
 import type { GeneratedPrompt, Image, PromptCategory } from '../../src/domains/shapes/types';
 import { generateImages } from '../../src/model/generate';
@@ -45,20 +46,24 @@ export async function planLabels(
   });
 
   const gp = params('generate');
-  const genDir = join(work, 'generate');
-  await generateImages(
-    {
-      modelDir: baseDir,
-      prompts: prompts.map((p) => ({ id: p.id, text: p.text })),
-      imagesPerPrompt: overrides.imagesPerPrompt ?? gp.images_per_prompt,
-      seed: gp.seed,
-      scheduler: schedulerFromSpec(gp.sampler.scheduler),
-      steps: gp.sampler.steps,
-      guidanceScale: gp.sampler.guidance_scale,
-      batchSize: gp.sampler.batch_size,
-    },
-    { outDir: genDir },
-  );
+  const request = {
+    modelDir: baseDir,
+    prompts: prompts.map((p) => ({ id: p.id, text: p.text })),
+    imagesPerPrompt: overrides.imagesPerPrompt ?? gp.images_per_prompt,
+    seed: gp.seed,
+    scheduler: schedulerFromSpec(gp.sampler.scheduler),
+    steps: gp.sampler.steps,
+    guidanceScale: gp.sampler.guidance_scale,
+    batchSize: gp.sampler.batch_size,
+  };
+  // One folder per model and request: another --model or image count in the same work folder
+  // draws its own images instead of reading the first run's.
+  const key = createHash('sha256')
+    .update(JSON.stringify({ ...request, modelDir: resolve(baseDir) }))
+    .digest('hex')
+    .slice(0, 8);
+  const genDir = join(work, `generate-${key}`);
+  await generateImages(request, { outDir: genDir });
   const manifest = readManifest(genDir);
 
   // The label stage's own labelling and aggregation, on a task of these images.
