@@ -11,7 +11,7 @@
  *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
  *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
- *       [--model DIR]   (another base model than the spec's; give it its own --work folder)
+ *       [--model DIR]   (another base model than the spec's)
  *       [--spec FILE]   (another spec of the same shape, e.g. experiments/reward-ablation-frozen.yaml)
  */
 import { createHash } from 'node:crypto';
@@ -82,8 +82,12 @@ for (const lambda of values.lambdas.split(',').map(Number)) {
   const runs = [];
   for (const seed of seeds) {
     const trial = { ...rp, lambda, seed };
-    // The folder is named by the params: a rerun with other params does not resume these weights.
-    const key = createHash('sha256').update(JSON.stringify(trial)).digest('hex').slice(0, 8);
+    // The folder is named by the params and the labels: a rerun with other params, another model
+    // or another image count does not resume these weights.
+    const key = createHash('sha256')
+      .update(JSON.stringify({ trial, labels: train.map((e) => [e.prompt, e.label]) }))
+      .digest('hex')
+      .slice(0, 8);
     const r = await trainReward({
       params: trial,
       examples: train,
