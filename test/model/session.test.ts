@@ -19,7 +19,8 @@ after(async () => {
 });
 
 const BATCH = 16;
-function unetFeeds(): Record<string, TensorData> {
+function unetFeeds(batch = BATCH): Record<string, TensorData> {
+  const BATCH = batch;
   const sample = new Float32Array(BATCH * 3 * 32 * 32).map((_, i) => Math.sin(i));
   return {
     sample: { dtype: 'float32', dims: [BATCH, 3, 32, 32], data: sample },
@@ -61,20 +62,26 @@ test('a worker session runs the tiny UNet and returns float32 tensors', async ()
   assert.ok(out.out_sample.data.every(Number.isFinite));
 });
 
-test('the event loop keeps ticking while the worker runs, unlike session.run on the main thread', async () => {
+test('the event loop keeps ticking while the worker runs, unlike session.run on the main thread', async (t) => {
   await worker.load('unet', join(dir, 'unet', 'model.onnx'));
+  // A batch large enough that one run blocks a loop for well over 60 ms even on a fast, idle
+  // machine (at batch 16 a run took about 34 ms there, too short to tell a stall from jitter).
+  const batch = 96;
+  // Built before timing: filling the feeds is main-thread work too (the worker takes them over).
+  const feeds = Array.from({ length: 4 }, () => unetFeeds(batch));
   const inWorker = await longestTimerGap(async () => {
-    for (let i = 0; i < 4; i++) await worker.run('unet', unetFeeds());
+    for (const f of feeds) await worker.run('unet', f);
   });
   const session = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'));
   const onMain = await longestTimerGap(async () => {
     const feeds = Object.fromEntries(
-      Object.entries(unetFeeds()).map(([k, t]) => [k, new ort.Tensor(t.dtype, t.data, t.dims)]),
+      Object.entries(unetFeeds(batch)).map(([k, t]) => [k, new ort.Tensor(t.dtype, t.data, t.dims)]),
     );
     for (let i = 0; i < 4; i++) await session.run(feeds);
   });
   await session.release();
   const report = `worker ${inWorker.gap.toFixed(1)} ms (${inWorker.ticks} ticks), main thread ${onMain.gap.toFixed(1)} ms`;
+  t.diagnostic(report);
   // Main-thread runs show what a blocked loop looks like on this machine; a busy shared CI box adds
   // scheduling jitter to both, so the worker's gap is judged against that, not an absolute bound.
   assert.ok(onMain.gap > 60, `main-thread run should stall the timer: ${report}`);
