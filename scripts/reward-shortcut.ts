@@ -14,12 +14,12 @@
  *       [--model DIR]   (another base model than the spec's)
  *       [--spec FILE]   (another spec of the same shape, e.g. experiments/reward-ablation-frozen.yaml)
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { holdOutSplit } from '../src/reward/data';
 import { separation } from '../src/reward/metrics';
 import { RewardModel } from '../src/reward/score';
+import { hashJson } from '../src/spec/hash';
 import { trainReward, type RewardStageParams } from '../src/reward/train';
 import { countFlag } from './lib/flags';
 import { planLabels } from './lib/plan-labels';
@@ -84,10 +84,7 @@ for (const lambda of values.lambdas.split(',').map(Number)) {
     const trial = { ...rp, lambda, seed };
     // The folder is named by the params and the labels: a rerun with other params, another model
     // or another image count does not resume these weights.
-    const key = createHash('sha256')
-      .update(JSON.stringify({ trial, labels: train.map((e) => [e.prompt, e.label]) }))
-      .digest('hex')
-      .slice(0, 8);
+    const key = hashJson({ trial, labels: train.map((e) => [e.prompt, e.label]) }).slice(0, 8);
     const r = await trainReward({
       params: trial,
       examples: train,

@@ -4,7 +4,6 @@
  * simulated (or imported) labels and aggregation. For measurement scripts that vary
  * what happens after labelling (scripts/self-training-control.ts, scripts/reward-shortcut.ts).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { generatePrompts } from '../../src/domains/shapes/index';
@@ -12,6 +11,7 @@ import type { GeneratedPrompt, Image, PromptCategory } from '../../src/domains/s
 import { generateImages } from '../../src/model/generate';
 import { schedulerFromSpec } from '../../src/model/schedulers/index';
 import { compileFile } from '../../src/spec/compile';
+import { hashJson } from '../../src/spec/hash';
 import type { Plan } from '../../src/spec/plan';
 import { readManifest, readTensor } from '../../src/stages/examples';
 import { labelRecords, machineLabels, type LabelParams } from '../../src/stages/label';
@@ -58,10 +58,7 @@ export async function planLabels(
   };
   // One folder per model and request: another --model or image count in the same work folder
   // draws its own images instead of reading the first run's.
-  const key = createHash('sha256')
-    .update(JSON.stringify({ ...request, modelDir: resolve(baseDir) }))
-    .digest('hex')
-    .slice(0, 8);
+  const key = hashJson({ ...request, modelDir: resolve(baseDir) }).slice(0, 8);
   const genDir = join(work, `generate-${key}`);
   await generateImages(request, { outDir: genDir });
   const manifest = readManifest(genDir);
