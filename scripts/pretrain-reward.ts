@@ -4,7 +4,7 @@
  * `backbone: { init: FOLDER, freeze: true }` (the paper's frozen CLIP under a trained head).
  *
  *   node --import tsx scripts/pretrain-reward.ts OUT [--size 16000] [--epochs 20] [--lambda 1]
- *       [--seed 0] [--tokenizer models/tiny/tokenizer]
+ *       [--seed 0] [--tokenizer models/tiny/tokenizer] [--negatives perturbed|random]
  *
  * The tokenizer must be the one of the models whose images the reward stage will score (its ids
  * are the text encoder's input). A rerun into the same OUT resumes from its checkpoint; the
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     lambda: { type: 'string', default: '1' },
     seed: { type: 'string', default: '0' },
     tokenizer: { type: 'string', default: 'models/tiny/tokenizer' },
+    negatives: { type: 'string', default: 'perturbed' },
   },
 });
 if (positionals.length !== 1) {
@@ -45,10 +46,15 @@ if (!/^\d+$/.test(values.seed)) {
   console.error(`--seed takes a whole number, not '${values.seed}'.`);
   process.exit(2);
 }
+const negatives = values.negatives;
+if (negatives !== 'perturbed' && negatives !== 'random') {
+  console.error(`--negatives takes 'perturbed' or 'random', not '${negatives}'.`);
+  process.exit(2);
+}
 const started = Date.now();
 const result = await trainReward({
   params: { lambda, epochs, seed: Number(values.seed) },
-  examples: renderedPairs(size, values.seed),
+  examples: renderedPairs(size, values.seed, negatives),
   tokenizerDir: values.tokenizer,
   outDir: out,
   onProgress: ({ epoch, loss }) => {

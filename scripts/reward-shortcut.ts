@@ -13,8 +13,11 @@
  *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
  *       [--model DIR]   (another base model than the spec's)
  *       [--spec FILE]   (another spec of the same shape, e.g. experiments/reward-ablation-frozen.yaml)
+ *       [--init DIR]   (another pretrained reward model as backbone.init, e.g. one written by
+ *                       scripts/pretrain-reward.ts --negatives random)
+ *       [--unfreeze]   (train the init model's encoders with the head: backbone.freeze false)
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { holdOutSplit } from '../src/reward/data';
 import { separation } from '../src/reward/metrics';
@@ -33,6 +36,8 @@ const { values } = parseArgs({
     'images-per-prompt': { type: 'string' },
     model: { type: 'string' },
     spec: { type: 'string', default: 'experiments/reward-ablation.yaml' },
+    init: { type: 'string' },
+    unfreeze: { type: 'boolean', default: false },
   },
 });
 const { params, baseDir, labelled } = await planLabels(values.spec, values.work, {
@@ -40,7 +45,24 @@ const { params, baseDir, labelled } = await planLabels(values.spec, values.work,
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
   baseDir: values.model,
 });
-const rp = params('reward') as RewardStageParams;
+const specParams = params('reward') as RewardStageParams;
+const rp: RewardStageParams =
+  values.init || values.unfreeze
+    ? {
+        ...specParams,
+        backbone: {
+          ...(specParams.backbone ?? { type: 'tiny' }),
+          ...(values.init ? { init: resolve(values.init) } : {}),
+          ...(values.unfreeze ? { freeze: false } : {}),
+        },
+      }
+    : specParams;
+if (values.unfreeze && !rp.backbone?.init) {
+  console.error(
+    '--unfreeze trains a pretrained backbone with the head; give --init or a spec with backbone.init.',
+  );
+  process.exit(2);
+}
 const { train, test } = holdOutSplit(labelled, rp.test_split ?? 'unseen');
 const good = (xs: typeof labelled) => xs.filter((e) => e.label >= 0.5).length;
 console.log(

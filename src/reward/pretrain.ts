@@ -10,8 +10,20 @@ import { PROMPT_CATEGORIES } from '../domains/shapes/types';
 import { createRng } from '../util/rng';
 import type { RewardExample } from './data';
 
+/**
+ * How a mismatched pair's prompt is drawn: `perturbed`, one colour, count, background or shape word
+ * away from the image's (hard negatives: the pretrained network already learns what the auxiliary
+ * loss teaches); `random`, another prompt of the domain drawn at random (CLIP's in-batch negatives,
+ * which mostly differ in several words or in kind).
+ */
+export type PretrainNegatives = 'perturbed' | 'random';
+
 /** `size` rendered pairs over every prompt of the domain (both splits), half of them mismatched. */
-export function renderedPairs(size: number, seed: number | string): RewardExample[] {
+export function renderedPairs(
+  size: number,
+  seed: number | string,
+  negatives: PretrainNegatives = 'perturbed',
+): RewardExample[] {
   if (!Number.isInteger(size) || size < 2) {
     throw new Error(`Reward pretraining needs at least 2 pairs (one good, one bad), got ${size}.`);
   }
@@ -21,6 +33,11 @@ export function renderedPairs(size: number, seed: number | string): RewardExampl
     const prompt = rng.pick(pool);
     const image = renderPrompt(prompt, { seed: `reward-pretrain:${seed}:${i}` });
     if (i % 2 === 0) return { image, prompt: prompt.text, label: 1 };
+    if (negatives === 'random') {
+      let other = rng.pick(pool);
+      while (other.text === prompt.text) other = rng.pick(pool);
+      return { image, prompt: other.text, label: 0 };
+    }
     return { image, prompt: perturbPrompt(prompt, 1, rng)[0], label: 0 };
   });
 }

@@ -58,6 +58,28 @@ test('rendered pairs: every other pair is a mismatch one attribute away, and the
   });
 });
 
+test("rendered pairs with random negatives: a mismatch's prompt is another prompt of the domain, often wrong in several attributes", () => {
+  // How many of the attributes a mismatch's prompt states does its image get wrong: one for a
+  // perturbation, often more for a random draw.
+  const wrongAttributes = (negatives: 'perturbed' | 'random') => {
+    const pairs = renderedPairs(200, 5, negatives);
+    let several = 0;
+    for (const p of pairs) {
+      const parsed = parsePrompt(p.prompt);
+      assert.ok(parsed, `"${p.prompt}" is a shapes prompt`);
+      const j = judge(p.image, parsed);
+      assert.equal(j.aligned, p.label === 1, `the judge agrees on "${p.prompt}"`);
+      const wrong = [j.background, j.count, j.color, j.shape].filter((v) => v === false).length;
+      if (wrong > 1) several++;
+    }
+    return several;
+  };
+  const random = wrongAttributes('random');
+  const perturbed = wrongAttributes('perturbed');
+  assert.ok(random > 40, `${random} of 100 random negatives get several attributes wrong`);
+  assert.ok(perturbed < random / 2, `against ${perturbed} of 100 perturbations`);
+});
+
 test('backbone.freeze trains the head only, from the init model: the encoders keep its weights', async () => {
   const outDir = join(root, 'frozen');
   await trainReward({
