@@ -25,13 +25,14 @@
  * --model replaces the spec's base model: the images are drawn and the arms start from it (a
  * second round of feedback from a tuned model); give it its own --work folder.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderPrompt } from '../src/domains/shapes/index';
 import type { PromptCategory, PromptSplit } from '../src/domains/shapes/types';
 import { evaluate, type EvaluateParams } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
+import { hashJson } from '../src/spec/hash';
 import { countFlag } from './lib/flags';
 import { planLabels } from './lib/plan-labels';
 
@@ -82,6 +83,27 @@ const models: Record<string, string> = { base: baseDir };
 for (const [name, arm] of Object.entries(arms)) {
   const started = Date.now();
   models[name] = join(work, name);
+  // An arm's folder keeps its name (later runs point --model at it), so it records what it was
+  // fine-tuned with: a rerun with the same params and labels resumes it, one with others is refused
+  // instead of silently reusing the old weights.
+  const key = hashJson({
+    base: baseDir,
+    params: arm.params,
+    labels: arm.labelled.map((l) => [l.prompt, l.label]),
+  });
+  const keyFile = join(models[name], 'arm-key.txt');
+  if (existsSync(models[name])) {
+    const recorded = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : '(none)';
+    if (recorded !== key) {
+      console.error(
+        `${models[name]} holds a fine-tune with other params, labels or base model; remove it or give another --work.`,
+      );
+      process.exit(2);
+    }
+  } else {
+    mkdirSync(models[name], { recursive: true });
+    writeFileSync(keyFile, `${key}\n`);
+  }
   await finetune({ ...arm, baseDir, outDir: models[name] });
   console.log(`fine-tuned '${name}' in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
