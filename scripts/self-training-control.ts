@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderPrompt } from '../src/domains/shapes/index';
-import type { PromptCategory, PromptSplit } from '../src/domains/shapes/types';
+import { MALFORMED_CHECKS, type PromptCategory, type PromptSplit } from '../src/domains/shapes/types';
 import { evaluate, type EvaluateParams } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
 import { hashJson } from '../src/spec/hash';
@@ -138,6 +138,12 @@ for (const split of splits) {
       m.frechet.toFixed(4),
     ];
     console.log([name.padEnd(width), ...cells.map((c) => c.padEnd(12))].join(''));
+  }
+  // Why images are not well formed: the share failing each check (an image can fail several).
+  console.log(['not well-formed:'.padEnd(width), ...MALFORMED_CHECKS.map((c) => c.padEnd(17))].join(''));
+  for (const [name, m] of Object.entries(metrics).map(([k, v]) => [k, v[split]] as const)) {
+    const cells = MALFORMED_CHECKS.map((c) => pct(m.malformed[c]));
+    console.log([name.padEnd(width), ...cells.map((c) => c.padEnd(17))].join(''));
   }
 }
 console.log(`contact sheet: ${sheets.join(', ')}`);

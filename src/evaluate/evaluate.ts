@@ -19,8 +19,10 @@ import {
   renderPrompt,
 } from '../domains/shapes/index';
 import {
+  MALFORMED_CHECKS,
   PROMPT_CATEGORIES,
   type Image,
+  type MalformedCheck,
   type PromptCategory,
   type PromptSplit,
 } from '../domains/shapes/types';
@@ -66,6 +68,8 @@ export interface SplitMetrics {
   alignmentByCategory: Record<string, number>;
   /** Share of images the judge finds well formed. */
   wellFormed: number;
+  /** Share of images failing each well-formedness check (an image can fail several). */
+  malformed: Record<MalformedCheck, number>;
   /** Fréchet distance of image statistics to rendered images of the same prompts and seeds. */
   frechet: number;
   meanReward: number | null;
@@ -151,6 +155,12 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
           alignment: verdicts.filter((v) => v.aligned).length / images.length,
           alignmentByCategory: byCategory,
           wellFormed: verdicts.filter((v) => v.wellFormed).length / images.length,
+          malformed: Object.fromEntries(
+            MALFORMED_CHECKS.map((c) => [
+              c,
+              verdicts.filter((v) => v.malformed.includes(c)).length / images.length,
+            ]),
+          ) as Record<MalformedCheck, number>,
           frechet: frechetDistance(images.map(imageFeatures), rendered),
           meanReward: scores ? scores.reduce((s, v) => s + v, 0) / scores.length : null,
         };

@@ -59,6 +59,7 @@ export const run: StageImplementation = async (input, ctx) => {
       put(`${model}.${split}.images`, m.images);
       put(`${model}.${split}.alignment`, m.alignment);
       put(`${model}.${split}.well_formed`, m.wellFormed);
+      for (const [check, v] of Object.entries(m.malformed)) put(`${model}.${split}.malformed.${check}`, v);
       put(`${model}.${split}.frechet`, m.frechet);
       put(`${model}.${split}.mean_reward`, m.meanReward);
       for (const [c, v] of Object.entries(m.alignmentByCategory)) put(`${model}.${split}.alignment.${c}`, v);

@@ -83,6 +83,7 @@ test('judge reports each attribute, null where the prompt leaves it free', () =>
       shape: true,
       aligned: true,
       wellFormed: true,
+      malformed: [],
       found: {
         background: 'yellow',
         objects: [
@@ -129,11 +130,13 @@ test('noise, blank, crowded and two-coloured images are not well formed', () => 
 
   const blank = judge(solidImage(32, 'white'), prompt);
   assert.deepEqual([blank.wellFormed, blank.count, blank.color, blank.shape], [false, false, false, false]);
+  assert.deepEqual(blank.malformed, ['no_object']);
 
   const five = [2, 8, 14, 20, 26].map((x, k) => ({ x: x - 1, y: 4 + 5 * k, side: 5, color: 'red' as const }));
   const crowded = judge(paint(five), parsePrompt('four red squares')!);
   assert.equal(crowded.found.objects.length, 5);
   assert.equal(crowded.wellFormed, false);
+  assert.deepEqual(crowded.malformed, ['too_many_objects']);
 
   const halves = paint([
     { x: 10, y: 10, side: 10, color: 'red' },
@@ -143,11 +146,11 @@ test('noise, blank, crowded and two-coloured images are not well formed', () => 
   const twoColoured = judge(halves, parsePrompt('a red square')!);
   assert.equal(twoColoured.found.objects.length, 1);
   assert.equal(twoColoured.wellFormed, false);
+  assert.ok(twoColoured.malformed.includes('colour_mix'), twoColoured.malformed.join());
   // The same layout in one colour is a clean square.
-  assert.equal(
-    judge(paint([{ x: 10, y: 10, side: 10, color: 'red' }]), parsePrompt('a red square')!).wellFormed,
-    true,
-  );
+  const clean = judge(paint([{ x: 10, y: 10, side: 10, color: 'red' }]), parsePrompt('a red square')!);
+  assert.equal(clean.wellFormed, true);
+  assert.deepEqual(clean.malformed, []);
 });
 
 test('judge is fast and deterministic', () => {

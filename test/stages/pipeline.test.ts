@@ -77,6 +77,8 @@ stages:
     'finetune.seen.alignment',
     'base.unseen.alignment',
     'finetune.unseen.well_formed',
+    'finetune.seen.malformed.no_object',
+    'base.unseen.malformed.colour_mix',
   ]) {
     assert.equal(typeof m[k], 'number', k);
     assert.ok(m[k] >= 0 && m[k] <= 1, `${k} = ${m[k]}`);

@@ -21,6 +21,8 @@ import {
   type FoundObject,
   type Image,
   type Judgement,
+  MALFORMED_CHECKS,
+  type MalformedCheck,
   type Shape,
   type ShapePrompt,
 } from './types';
@@ -50,6 +52,8 @@ export interface ImageAnalysis {
   background: ColorName;
   objects: (FoundObject & { box: Box; fit: number; residual: number; moments: ShapeMoments })[];
   wellFormed: boolean;
+  /** The checks it fails (empty when well formed). */
+  malformed: MalformedCheck[];
 }
 
 interface Pixels {
@@ -277,13 +281,16 @@ export function analyzeImage(image: Image): ImageAnalysis {
       moments,
     });
   }
-  const wellFormed =
-    background.agreement >= MIN_BORDER_AGREEMENT &&
-    objects.length >= MIN_OBJECTS &&
-    objects.length <= MAX_OBJECTS &&
-    debris <= MAX_DEBRIS * w * h &&
-    objects.every((o) => o.fit >= MIN_SHAPE_FIT && o.residual <= MAX_COLOR_RESIDUAL);
-  return { background: background.name, objects, wellFormed };
+  const failed: Record<MalformedCheck, boolean> = {
+    border: background.agreement < MIN_BORDER_AGREEMENT,
+    no_object: objects.length < MIN_OBJECTS,
+    too_many_objects: objects.length > MAX_OBJECTS,
+    debris: debris > MAX_DEBRIS * w * h,
+    shape_fit: objects.some((o) => o.fit < MIN_SHAPE_FIT),
+    colour_mix: objects.some((o) => o.residual > MAX_COLOR_RESIDUAL),
+  };
+  const malformed = MALFORMED_CHECKS.filter((c) => failed[c]);
+  return { background: background.name, objects, wellFormed: malformed.length === 0, malformed };
 }
 
 /** Checks an analysis against a prompt: each attribute the prompt constrains, and all together. */
@@ -302,6 +309,7 @@ export function verdict(analysis: ImageAnalysis, prompt: ShapePrompt): Judgement
     shape,
     aligned,
     wellFormed: analysis.wellFormed,
+    malformed: analysis.malformed,
     found: {
       background: analysis.background,
       objects: objects.map(({ color: c, shape: s, area }) => ({ color: c, shape: s, area })),

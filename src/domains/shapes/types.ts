@@ -69,6 +69,21 @@ export interface FoundObject {
 }
 
 /**
+ * The checks an image can fail to be well formed: the border is not one background colour, no
+ * object or more than four, too many specks, an object that fits no shape, an object of mixed
+ * colour.
+ */
+export const MALFORMED_CHECKS = [
+  'border',
+  'no_object',
+  'too_many_objects',
+  'debris',
+  'shape_fit',
+  'colour_mix',
+] as const;
+export type MalformedCheck = (typeof MALFORMED_CHECKS)[number];
+
+/**
  * The judge's verdict on one image for one prompt. An attribute is `null` when the
  * prompt does not constrain it.
  */
@@ -81,5 +96,7 @@ export interface Judgement {
   aligned: boolean;
   /** The image looks like a valid shapes image: uniform background and 1–4 clean objects. */
   wellFormed: boolean;
+  /** The checks it fails (empty when well formed). */
+  malformed: MalformedCheck[];
   found: { background: ColorName | null; objects: FoundObject[] };
 }
