@@ -13,15 +13,29 @@ test('given seen prompts are evaluated as the seen split; unseen, which none of 
   const outDir = mkdtempSync(join(tmpdir(), 'evaluate-prompts-'));
   try {
     const given = ['a yellow circle', 'a blue square', 'a green triangle'];
+    const progress: number[] = [];
     const { metrics, metricsPath } = await evaluate({
       params,
       models: { base: 'models/tiny' },
       prompts: given.map((text) => ({ text })),
       outDir,
+      onProgress: ({ done, total }) => {
+        assert.equal(total, 8);
+        progress.push(done);
+      },
     });
     // Three given prompts x two seeds; the unseen split: one drawn colour prompt x two seeds.
     assert.equal(metrics.base.seen.images, 6);
     assert.equal(metrics.base.unseen.images, 2);
+    // Progress (the stage's heartbeat) comes after each of the two denoising steps, not only once
+    // a split's images are all drawn: halfway through the seen split it has reported 3 of 8.
+    assert.ok(progress.includes(3), progress.join());
+    assert.equal(progress.at(-1), 8);
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+      'never goes back',
+    );
     assert.ok(readFileSync(metricsPath, 'utf8').includes('"seen"'));
   } finally {
     rmSync(outDir, { recursive: true, force: true });
