@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderPrompt } from '../src/domains/shapes/index';
 import { MALFORMED_CHECKS, type PromptCategory, type PromptSplit } from '../src/domains/shapes/types';
-import { evaluate, type EvaluateParams } from '../src/evaluate/evaluate';
+import { evaluate, type EvaluateParams, type SplitMetrics } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
 import { hashJson } from '../src/spec/hash';
 import { countFlag } from './lib/flags';
@@ -120,30 +120,28 @@ const { metrics, sheets } = await evaluate({
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const categories = pp.categories as PromptCategory[];
 const width = Math.max(12, ...Object.keys(metrics).map((n) => n.length + 2));
+/** One table for a split: a header row, then a row of cells per model. */
+function table(split: PromptSplit, first: string, headers: string[], cellsOf: (m: SplitMetrics) => string[]) {
+  const col = Math.max(12, ...headers.map((h) => h.length + 1));
+  const lead = Math.max(width, first.length + 1);
+  console.log([first.padEnd(lead), ...headers.map((h) => h.padEnd(col))].join(''));
+  for (const [name, splitMetrics] of Object.entries(metrics)) {
+    console.log([name.padEnd(lead), ...cellsOf(splitMetrics[split]).map((c) => c.padEnd(col))].join(''));
+  }
+}
 for (const split of splits) {
   const images = metrics.base[split].images;
   const n = images / seeds.length;
   console.log(`\n${split} prompts (${n} x seeds ${values.seeds}): ${images} images per model`);
-  console.log(
-    [
-      'model'.padEnd(width),
-      ...['aligned', ...categories, 'well-formed', 'Fréchet'].map((h) => h.padEnd(12)),
-    ].join(''),
-  );
-  for (const [name, m] of Object.entries(metrics).map(([k, v]) => [k, v[split]] as const)) {
-    const cells = [
-      pct(m.alignment),
-      ...categories.map((c) => pct(m.alignmentByCategory[c])),
-      pct(m.wellFormed),
-      m.frechet.toFixed(4),
-    ];
-    console.log([name.padEnd(width), ...cells.map((c) => c.padEnd(12))].join(''));
-  }
+  table(split, 'model', ['aligned', ...categories, 'well-formed', 'Fréchet'], (m) => [
+    pct(m.alignment),
+    ...categories.map((c) => pct(m.alignmentByCategory[c])),
+    pct(m.wellFormed),
+    m.frechet.toFixed(4),
+  ]);
   // Why images are not well formed: the share failing each check (an image can fail several).
-  console.log(['not well-formed:'.padEnd(width), ...MALFORMED_CHECKS.map((c) => c.padEnd(17))].join(''));
-  for (const [name, m] of Object.entries(metrics).map(([k, v]) => [k, v[split]] as const)) {
-    const cells = MALFORMED_CHECKS.map((c) => pct(m.malformed[c]));
-    console.log([name.padEnd(width), ...cells.map((c) => c.padEnd(17))].join(''));
-  }
+  table(split, 'not well-formed:', [...MALFORMED_CHECKS], (m) =>
+    MALFORMED_CHECKS.map((c) => pct(m.malformed[c])),
+  );
 }
 console.log(`contact sheet: ${sheets.join(', ')}`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { judge, parsePrompt } from '../../src/domains/shapes/index';
-import { renderedPairs } from '../../src/reward/pretrain';
+import { renderedPairs, type PretrainNegatives } from '../../src/reward/pretrain';
 import { rewardWeights, trainReward } from '../../src/reward/train';
 
 const TOKENIZER = 'models/tiny-random/tokenizer';
@@ -61,7 +61,7 @@ test('rendered pairs: every other pair is a mismatch one attribute away, and the
 test("rendered pairs with random negatives: a mismatch's prompt is another prompt of the domain, often wrong in several attributes", () => {
   // How many of the attributes a mismatch's prompt states does its image get wrong: one for a
   // perturbation, often more for a random draw.
-  const wrongAttributes = (negatives: 'perturbed' | 'random') => {
+  const wrongAttributes = (negatives: PretrainNegatives) => {
     const pairs = renderedPairs(200, 5, negatives);
     let several = 0;
     for (const p of pairs) {
