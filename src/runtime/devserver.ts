@@ -107,6 +107,29 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerI
   return info;
 }
 
+/**
+ * Starts a dev server on ports the OS reports free, picking new ones and trying again (up to
+ * `attempts` times) when the server exits because a port was taken between the pick and its bind:
+ * by another process starting at the same moment (parallel test files), or by the server's own
+ * internal services, which choose their ports the same way.
+ */
+export async function startDevServerOnFreePorts(
+  opts: Omit<DevServerOptions, 'port' | 'uiPort'>,
+  attempts = 4,
+  pickPort: () => Promise<number> = freePort,
+): Promise<DevServerInfo> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startDevServer({ ...opts, port: await pickPort(), uiPort: await pickPort() });
+    } catch (err) {
+      const clash = /already in use/i.test((err as Error).message);
+      if (!clash || i >= attempts) throw err;
+      // The failed attempt's log would otherwise be read as the next attempt's cause.
+      rmSync(path.join(path.resolve(opts.stateDir), 'temporal.log'), { force: true });
+    }
+  }
+}
+
 /** Stops the recorded dev server (its whole process group); false when none was running. */
 export async function stopDevServer(state: string): Promise<boolean> {
   const info = readDevServer(path.resolve(state));

@@ -158,6 +158,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * started earlier for the same state folder is still running, returns it instead.
  */
 export async function startMlflowServer(options: MlflowServerOptions): Promise<MlflowServer> {
+  // A port picked here can be taken before the server binds it (another server starting at the
+  // same moment): pick a fresh one and try again. A port the caller chose is never changed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMlflowOnce(options);
+    } catch (err) {
+      const clash = err instanceof MlflowServerError && /in use/i.test(err.message);
+      if (options.port !== undefined || !clash || attempt >= 4) throw err;
+      rmSync(join(resolve(options.stateDir), 'mlflow.log'), { force: true });
+    }
+  }
+}
+
+async function startMlflowOnce(options: MlflowServerOptions): Promise<MlflowServer> {
   const stateDir = resolve(options.stateDir);
   const host = options.host ?? '127.0.0.1';
   const timeoutMs = options.timeoutMs ?? 120_000;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { freePort, startDevServer, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
+import { startDevServerOnFreePorts, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
 import { WorkerSet, type WorkerSetOptions } from '../../src/runtime/workers';
 
 export interface TestServer {
@@ -19,7 +19,7 @@ export async function startTestServer(): Promise<TestServer> {
   // Worker INFO lines would drown the test report; warnings and errors still show.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'alignrun-test-'));
-  const server = await startDevServer({ stateDir, port: await freePort(), uiPort: await freePort() });
+  const server = await startDevServerOnFreePorts({ stateDir });
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
   return {
     env,

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { isAlive, readDevServer, startDevServer, stopDevServer } from '../../src/runtime/devserver';
+import {
+  freePort,
+  isAlive,
+  readDevServer,
+  startDevServer,
+  startDevServerOnFreePorts,
+  stopDevServer,
+} from '../../src/runtime/devserver';
 import { resolveConnection } from '../../src/runtime/connection';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 
@@ -44,6 +52,31 @@ test('a busy port is named in the error', async () => {
   await assert.rejects(
     startDevServer({ stateDir: ts.stateDir + '-other', port: ts.server.port }),
     new RegExp(`Port ${ts.server.port} .*already in use`),
+  );
+});
+
+test('a port taken between the pick and the bind is replaced by a fresh one', async () => {
+  const stateDir = ts.stateDir + '-retry';
+  const picked: number[] = [];
+  // The first pick is a port the running server holds, as another test file might by then.
+  const pick = async () => {
+    const port = picked.length === 0 ? ts.server.port : await freePort();
+    picked.push(port);
+    return port;
+  };
+  try {
+    const info = await startDevServerOnFreePorts({ stateDir }, 3, pick);
+    assert.equal(picked.length, 4, 'one pair of ports refused, a second pair used');
+    assert.notEqual(info.port, ts.server.port);
+    assert.equal(info.port, picked[2]);
+  } finally {
+    await stopDevServer(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  await assert.rejects(
+    startDevServerOnFreePorts({ stateDir }, 1, async () => ts.server.port),
+    /already in use/,
+    "the last attempt's error reaches the caller",
   );
 });
 
