@@ -43,7 +43,13 @@ export interface EvaluateParams {
   categories?: PromptCategory[];
   per_category?: number;
   seeds?: (number | string)[];
-  sampler?: { scheduler?: SchedulerName | 'dpmpp_2m'; steps?: number; guidance_scale?: number };
+  sampler?: {
+    scheduler?: SchedulerName | 'dpmpp_2m';
+    steps?: number;
+    guidance_scale?: number;
+    /** Images per UNet call (default 8, as in the schema). */
+    batch_size?: number;
+  };
   /** Seed of the prompt draw (fixed, so every model sees the same prompts). */
   seed?: number;
 }
@@ -91,6 +97,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
     throw new EvaluateInputError('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
   const scheduler = schedulerFromSpec(p.sampler?.scheduler ?? 'ddim');
+  const batchSize = Math.max(1, p.sampler?.batch_size ?? 8);
   mkdirSync(input.outDir, { recursive: true });
 
   const given = (input.prompts ?? []).map(({ text }) => {
@@ -123,20 +130,27 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
       for (const name of names) {
         input.signal?.throwIfAborted();
         const pipeline = await DiffusionPipeline.open(input.models[name]);
-        let images: Image[];
+        const images: Image[] = [];
         try {
-          images = await pipeline.generate({
-            prompts: jobs.map((j) => j.prompt.text),
-            seeds: jobs.map((j) => j.seed),
-            scheduler,
-            steps: p.sampler?.steps ?? 20,
-            guidanceScale: p.sampler?.guidance_scale ?? 5,
-            signal: input.signal,
-            // Progress (the stage's heartbeat) after every denoising step, not only after a whole
-            // model and split: 16 seeds of 75 prompts take minutes on a CPU.
-            onStep: (step, steps) =>
-              input.onProgress?.({ done: done + Math.floor((jobs.length * step) / steps), total }),
-          });
+          // In batches of the sampler's batch_size: one UNet call over a whole split (over a
+          // thousand images) was measured 2.5x slower per image than batches of 16 on 2 cores.
+          for (let at = 0; at < jobs.length; at += batchSize) {
+            const chunk = jobs.slice(at, at + batchSize);
+            const base = done + at;
+            images.push(
+              ...(await pipeline.generate({
+                prompts: chunk.map((j) => j.prompt.text),
+                seeds: chunk.map((j) => j.seed),
+                scheduler,
+                steps: p.sampler?.steps ?? 20,
+                guidanceScale: p.sampler?.guidance_scale ?? 5,
+                signal: input.signal,
+                // Progress (the stage's heartbeat) after every denoising step.
+                onStep: (step, steps) =>
+                  input.onProgress?.({ done: base + Math.floor((chunk.length * step) / steps), total }),
+              })),
+            );
+          }
         } finally {
           await pipeline.close();
         }
