@@ -16,6 +16,10 @@
  *       [--init DIR]   (another pretrained reward model as backbone.init, e.g. one written by
  *                       scripts/pretrain-reward.ts --negatives random)
  *       [--unfreeze]   (train the init model's encoders with the head: backbone.freeze false)
+ *       [--head mlp|centered]   (the reward head; centered scores s(x, z) − mean over reference
+ *                                images of s(x', z) + c0, so no function of the prompt alone
+ *                                reaches the score: the spec's head by default)
+ *       [--reference-images N]   (the centred head's reference images; 32 by default)
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,15 +42,22 @@ const { values } = parseArgs({
     spec: { type: 'string', default: 'experiments/reward-ablation.yaml' },
     init: { type: 'string' },
     unfreeze: { type: 'boolean', default: false },
+    head: { type: 'string' },
+    'reference-images': { type: 'string' },
   },
 });
+if (values.head !== undefined && values.head !== 'mlp' && values.head !== 'centered') {
+  console.error(`--head takes mlp or centered, not '${values.head}'.`);
+  process.exit(2);
+}
+const referenceImages = countFlag('reference-images', values['reference-images']);
 const { params, baseDir, labelled } = await planLabels(values.spec, values.work, {
   perCategory: countFlag('per-category', values['per-category']),
   imagesPerPrompt: countFlag('images-per-prompt', values['images-per-prompt']),
   baseDir: values.model,
 });
 const specParams = params('reward') as RewardStageParams;
-const rp: RewardStageParams =
+const withBackbone: RewardStageParams =
   values.init || values.unfreeze
     ? {
         ...specParams,
@@ -57,6 +68,16 @@ const rp: RewardStageParams =
         },
       }
     : specParams;
+// Only flags given enter the params (they key the run folders: a plain run keeps its folders).
+const rp: RewardStageParams = {
+  ...withBackbone,
+  ...(values.head ? { head: values.head as 'mlp' | 'centered' } : {}),
+  ...(referenceImages ? { reference_images: referenceImages } : {}),
+};
+if (rp.reference_images !== undefined && rp.head !== 'centered') {
+  console.error("--reference-images sizes the centred head's reference set; give --head centered too.");
+  process.exit(2);
+}
 if (values.unfreeze && !rp.backbone?.init) {
   console.error(
     '--unfreeze trains a pretrained backbone with the head; give --init or a spec with backbone.init.',

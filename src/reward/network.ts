@@ -10,9 +10,19 @@
  * C candidate prompts per image (the original and K perturbations while training, C = 1 when
  * scoring) — and the result is r [B, C]. Every weight comes from `Layers`, so a seed fixes the
  * initialisation and the weights of a trained graph can be copied by name into a scoring graph.
+ *
+ * Two heads (`RewardHead`):
+ *   mlp       r(x, z) = s(x, z), the head's output.
+ *   centered  r(x, z) = s(x, z) − mean_{x' ∈ R} s(x', z) + c0: the score is centred per prompt over
+ *             a fixed set R of reference images, held in the graph as a constant (pixels for the
+ *             tiny backbone, image features for a frozen one), so training and scoring centre over
+ *             the same images and no function of the text alone reaches the score. c0
+ *             (`CENTER_BIAS`) is a trainable scalar: the mean score of the reference images under
+ *             any prompt, exactly.
  */
 import { GraphBuilder } from '../train/builder';
-import { makeTensor, tensorValue } from '../train/ir';
+import { makeTensor, tensorValue, type TensorValue } from '../train/ir';
+import type { onnx } from '../train/onnx';
 import { Layers } from '../model/tiny/layers';
 import { createRng } from '../util/rng';
 
@@ -39,6 +49,25 @@ export interface FeatureNetConfig {
 }
 
 export type RewardNetConfig = TinyNetConfig | FeatureNetConfig;
+
+/** The head over the features: the plain MLP, or the MLP centred per prompt over reference images. */
+export type RewardHead = { type: 'mlp' } | CenteredHead;
+
+export interface CenteredHead {
+  type: 'centered';
+  /**
+   * The reference rows R, flattened: images [R, 3, S, S] for the tiny backbone, image features
+   * [R, Fi] for the 'features' kind (what `rewardInputs(config).image` takes for R rows).
+   */
+  reference: Float32Array;
+  /** c0's initial value (default 0.5); a trained model's value replaces it. */
+  bias?: number;
+}
+
+/** The centred head's trainable bias c0 (a head weight: it trains under a frozen backbone). */
+export const CENTER_BIAS = 'head.center.bias';
+/** The name of the reference rows' Constant in a centred graph. */
+export const REFERENCE_CONSTANT = 'head_reference';
 
 /** The names of a scoring graph's inputs and output: the contract of a reward model file. */
 export const REWARD_IO = { image: 'image', inputIds: 'input_ids', score: 'score' } as const;
@@ -68,7 +97,7 @@ const TEXT_WIDTH = 32;
 
 /**
  * Emits r [B, C] for the image input (B rows) and the text input (B * C rows) named by
- * `rewardInputs(config)`; `candidates` is C.
+ * `rewardInputs(config)`; `candidates` is C. `head` picks the head (default mlp).
  */
 export function rewardNet(
   b: GraphBuilder,
@@ -77,8 +106,10 @@ export function rewardNet(
   text: string,
   candidates: number,
   seed: number,
+  head: RewardHead = { type: 'mlp' },
 ): string {
   const nn = new Layers(b, createRng(`reward:${seed}`));
+  if (head.type === 'centered') return centeredNet(b, nn, config, image, text, candidates, head);
   const f =
     config.kind === 'features'
       ? { image, imageWidth: config.imageFeatures, text, textWidth: config.textFeatures }
@@ -96,6 +127,78 @@ export function rewardNet(
   const hidden = b.relu(b.add(b.add(img, txt), b.mul(imgGate, txtGate)));
   const score = nn.linear('head.out', hidden, H, 1); // [B, C, 1]
   return b.reshape(score, [-1, candidates]);
+}
+
+/** Rows of the reference constant: its length over one image input row's size. */
+export function referenceCount(config: RewardNetConfig, reference: Float32Array): number {
+  const row = rewardInputs(config).image.shape.reduce((a, d) => a * d, 1);
+  const R = reference.length / row;
+  if (!Number.isInteger(R) || R < 1) {
+    throw new Error(
+      `The centred head's reference holds ${reference.length} values, not a whole number (at least 1) of image rows of ${row}.`,
+    );
+  }
+  return R;
+}
+
+/**
+ * The centred head: the same weights as the mlp head (same names, same draws), applied to the
+ * B input images against their own candidates and to the R reference images against every text
+ * row ([R, 1, H] broadcast against [1, B * C, H]); the reference scores are averaged over R and
+ * subtracted, and c0 added.
+ */
+function centeredNet(
+  b: GraphBuilder,
+  nn: Layers,
+  config: RewardNetConfig,
+  image: string,
+  text: string,
+  candidates: number,
+  head: CenteredHead,
+): string {
+  const R = referenceCount(config, head.reference);
+  const io = rewardInputs(config);
+  const reference = b.constant(head.reference, [R, ...io.image.shape], 'float32', REFERENCE_CONSTANT);
+  // The reference rows go first through the backbone (one pass with the inputs, the same weights),
+  // then the features split back: rows [0, R) are the references, [R, R + B) the inputs.
+  const rows = b.concat([reference, image], 0);
+  const f =
+    config.kind === 'features'
+      ? { image: rows, imageWidth: config.imageFeatures, text, textWidth: config.textFeatures }
+      : tinyFeatures(b, nn, config, rows, text);
+  const H = config.hidden;
+  const F = f.imageWidth;
+  const D = f.textWidth;
+  const C = candidates;
+  const refRows = (x: string) => b.slice(x, [0], [R], [0]);
+  const inputRows = (x: string) => b.slice(x, [R], [Number.MAX_SAFE_INTEGER], [0]);
+
+  const imgAll = nn.linear('head.image', f.image, F, H); // [R + B, H]
+  const txtAll = nn.linear('head.text', f.text, D, H, false); // [B * C, H]
+  const gateAll = nn.linear('head.image_gate', f.image, F, H, false); // [R + B, H]
+  const txtGateAll = nn.linear('head.text_gate', f.text, D, H, false); // [B * C, H]
+  // head.out as Layers.linear draws it, applied twice.
+  const outW = nn.weight('head.out.weight', [H, 1], 1 / Math.sqrt(H));
+  const outB = nn.filled('head.out.bias', [1], 0);
+  const out = (hidden: string) => b.add(b.matmul(hidden, outW), outB);
+  const c0 = nn.filled(CENTER_BIAS, [1], head.bias ?? 0.5);
+
+  // s(x_b, z_b,c): [B, C].
+  const img = b.unsqueeze(inputRows(imgAll), [1]); // [B, 1, H]
+  const txt = b.reshape(txtAll, [-1, C, H]); // [B, C, H]
+  const imgGate = b.unsqueeze(inputRows(gateAll), [1]);
+  const txtGate = b.reshape(txtGateAll, [-1, C, H]);
+  const s = b.reshape(out(b.relu(b.add(b.add(img, txt), b.mul(imgGate, txtGate)))), [-1, C]);
+
+  // mean_r s(x'_r, z_n) for every text row n: [R, 1, H] against [1, B * C, H] -> [B, C].
+  const refImg = b.unsqueeze(refRows(imgAll), [1]); // [R, 1, H]
+  const refGate = b.unsqueeze(refRows(gateAll), [1]);
+  const txtR = b.unsqueeze(txtAll, [0]); // [1, B * C, H]
+  const txtGateR = b.unsqueeze(txtGateAll, [0]);
+  const refHidden = b.relu(b.add(b.add(refImg, txtR), b.mul(refGate, txtGateR))); // [R, B * C, H]
+  const refMean = b.reshape(b.reduceMean(out(refHidden), [0], false), [-1, C]); // [B, C]
+
+  return b.add(b.sub(s, refMean), c0);
 }
 
 /** The tiny backbone's image features [B, F] and text features [B * C, D]. */
@@ -153,18 +256,19 @@ function tinyFeatures(
  * The standalone reward model: the network's inputs for N (image, prompt) pairs -> score [N]
  * (tiny: image [N, 3, S, S] float32 + input_ids [N, L] int32; features: image_features [N, Fi] +
  * text_features [N, Ft]). Weights are the seed's initialisation unless `weights` gives trained
- * values by name.
+ * values by name; a centred `head` carries its reference rows into the graph as a constant.
  */
 export function buildRewardScorer(
   config: RewardNetConfig,
   seed: number,
   weights?: ReadonlyMap<string, Float32Array>,
+  head?: RewardHead,
 ): GraphBuilder {
   const b = new GraphBuilder({ name: 'alignrun_reward', opset: 17 });
   const io = rewardInputs(config);
   const image = b.input(io.image.name, io.image.dtype, ['batch', ...io.image.shape]);
   const text = b.input(io.text.name, io.text.dtype, ['batch', ...io.text.shape]);
-  const r = rewardNet(b, config, image, text, 1, seed);
+  const r = rewardNet(b, config, image, text, 1, seed, head);
   b.output(b.node('Reshape', [r, b.int64s([-1])], {}, { outputs: REWARD_IO.score }), 'float32', ['batch']);
   if (weights) setWeights(b, weights);
   return b;
@@ -181,4 +285,13 @@ export function setWeights(b: GraphBuilder, weights: ReadonlyMap<string, Float32
     }
     b.initializers[k] = makeTensor(name, data, tensorValue(b.initializers[k]).dims);
   }
+}
+
+/** A centred model's reference rows (the Constant `REFERENCE_CONSTANT`); undefined for an mlp one. */
+export function referenceRows(model: onnx.IModelProto): TensorValue | undefined {
+  const node = (model.graph?.node ?? []).find(
+    (n) => n.opType === 'Constant' && n.output?.[0] === REFERENCE_CONSTANT,
+  );
+  const value = node?.attribute?.find((a) => a.name === 'value')?.t;
+  return value ? tensorValue(value) : undefined;
 }

@@ -13,7 +13,7 @@
 import { GraphBuilder } from '../train/builder';
 import { buildTrainingGraph } from '../train/engine';
 import type { onnx } from '../train/onnx';
-import { rewardInputs, rewardNet, setWeights, type RewardNetConfig } from './network';
+import { rewardInputs, rewardNet, setWeights, type RewardHead, type RewardNetConfig } from './network';
 
 export interface RewardBatchShape {
   /** Examples per batch. */
@@ -37,12 +37,16 @@ export const OBJECTIVE_INPUTS = {
 /** A missing candidate's logit offset: exp(−1e9) is exactly 0 in float32. */
 export const MISSING_CANDIDATE = -1e9;
 
-/** The forward objective: outputs total (the loss), mse, aux and scores [B, K + 1]. */
+/**
+ * The forward objective: outputs total (the loss), mse, aux and scores [B, K + 1]. A centred
+ * `head` centres every score over its reference images, the same as the scoring graph does.
+ */
 export function buildObjective(
   config: RewardNetConfig,
   shape: RewardBatchShape,
   seed: number,
   init?: ReadonlyMap<string, Float32Array>,
+  head?: RewardHead,
 ): onnx.ModelProto {
   const B = shape.batch;
   const C = shape.perturbations + 1;
@@ -57,7 +61,7 @@ export function buildObjective(
   const lambda = b.input(I.lambda, 'float32', []);
   const invT = b.input(I.invTemperature, 'float32', []);
 
-  const scores = b.identity(rewardNet(b, config, image, text, C, seed), 'scores'); // [B, C]
+  const scores = b.identity(rewardNet(b, config, image, text, C, seed, head), 'scores'); // [B, C]
   const original = b.reshape(b.slice(scores, [0], [1], [1]), [B]);
   const err = b.sub(original, label);
   const mse = b.node('ReduceMean', [b.mul(err, err)], { keepdims: 0 }, { outputs: 'mse' });
@@ -77,15 +81,20 @@ export function buildObjective(
 
 /**
  * The training graph of the objective. `init` replaces initial weights by name (a pretrained
- * backbone); `trainable` picks the weights that train (default all: the rest stay constants).
+ * backbone); `trainable` picks the weights that train (default all: the rest stay constants);
+ * `head` picks the head (default mlp).
  */
 export async function buildRewardTrainingGraph(
   config: RewardNetConfig,
   shape: RewardBatchShape,
   seed: number,
-  options: { init?: ReadonlyMap<string, Float32Array>; trainable?: (name: string) => boolean } = {},
+  options: {
+    init?: ReadonlyMap<string, Float32Array>;
+    trainable?: (name: string) => boolean;
+    head?: RewardHead;
+  } = {},
 ): Promise<{ forward: onnx.ModelProto; training: onnx.ModelProto }> {
-  const forward = buildObjective(config, shape, seed, options.init);
+  const forward = buildObjective(config, shape, seed, options.init, options.head);
   const training = await buildTrainingGraph(forward, {
     trainable: options.trainable ?? (() => true),
     loss: { output: 'total' },

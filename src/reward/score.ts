@@ -10,6 +10,7 @@ import type { Image } from '../domains/shapes/types';
 import { createSession, runSession } from '../train/session';
 import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
 import { FEATURE_IO, REWARD_IO, type RewardNetConfig } from './network';
+import type { CenteredHeadJson } from './train';
 
 const CHUNK = 64;
 
@@ -35,10 +36,14 @@ export async function scoreWithSession(
   return out;
 }
 
-/** What reward.json says about the network (absent in folders of older versions: tiny). */
+/**
+ * What reward.json says about the network (absent in folders of older versions: tiny). A centred
+ * head's reference rows live in reward.onnx as a constant, so its scorer needs nothing more.
+ */
 interface RewardJson {
   config?: RewardNetConfig;
   backbone?: { type: 'tiny' | 'clip'; path?: string };
+  head?: CenteredHeadJson;
 }
 
 /** A reward model folder, opened for scoring. */

@@ -8,8 +8,10 @@
  * Output folder:
  *   reward.onnx    tiny: image [N, 3, S, S] + input_ids [N, L] int32 -> score [N];
  *                  clip: image_features [N, Fi] + text_features [N, Ft] -> score [N]
- *   reward.json    the network config, the backbone (the CLIP folder's absolute path) and the
- *                  training params (what `RewardModel.open` reads)
+ *   reward.json    the network config, the backbone (the CLIP folder's absolute path), the head
+ *                  (for the centred head: the reference images' count, which training pairs they
+ *                  are, and where the graph holds them) and the training params (what
+ *                  `RewardModel.open` reads)
  *   tokenizer/     tiny: a copy of the tokenizer the ids come from
  *   metrics.json   per-epoch losses, and accuracy/AUC on held-out labels by category and split
  *   checkpoint/    the latest epoch's weights and optimiser state (a rerun resumes from it)
@@ -31,7 +33,14 @@ import {
 } from './data';
 import { separationByGroup, type Separation } from './metrics';
 import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
-import { buildRewardScorer, type RewardNetConfig } from './network';
+import {
+  buildRewardScorer,
+  CENTER_BIAS,
+  REFERENCE_CONSTANT,
+  rewardInputs,
+  type RewardHead,
+  type RewardNetConfig,
+} from './network';
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession } from './score';
 import type { RewardStage } from '../spec/types.gen';
@@ -50,6 +59,8 @@ export type RewardParams = Pick<
   | 'validation_split'
   | 'hidden'
   | 'backbone'
+  | 'head'
+  | 'reference_images'
 > & { seed?: number };
 /** Stage params beyond training's: which split's labels are held out as the test set. */
 export type RewardStageParams = RewardParams & Pick<RewardStage, 'test_split'>;
@@ -97,6 +108,8 @@ function resolve(p: RewardParams): Resolved {
     validation_split: p.validation_split ?? 0.2,
     hidden: p.hidden ?? 64,
     backbone: p.backbone ?? { type: 'tiny' },
+    head: p.head ?? 'mlp',
+    reference_images: p.reference_images ?? 32,
     seed: p.seed ?? 0,
   };
 }
@@ -156,13 +169,16 @@ async function train(
   const init = params.backbone.init
     ? initialWeights(params.backbone.init, config, input.tokenizerDir)
     : undefined;
+  // An mlp stage started from a centred model: c0 is not part of its network.
+  if (params.head !== 'centered') init?.delete(CENTER_BIAS);
+  const { head, references } = await rewardHead(params, train, encoder, config, rng);
   // A frozen backbone: the encoders stay constants of the graph at their init weights.
   const trainable = (name: string) => !params.backbone.freeze || name.startsWith('head.');
   const { forward, training } = await buildRewardTrainingGraph(
     config,
     { batch: B, perturbations: params.perturbations },
     params.seed,
-    { init, trainable },
+    { init, trainable, head },
   );
   const session = await createSession(training);
   let weights: Tensors = {};
@@ -217,7 +233,7 @@ async function train(
         aux: sums.aux + (out.aux.data as Float32Array)[0],
       };
     }
-    const scorer = await createSession(buildRewardScorer(config, params.seed, allWeights()).build());
+    const scorer = await createSession(buildRewardScorer(config, params.seed, allWeights(), head).build());
     const evaluate = async (set: RewardExample[]) =>
       set.length === 0
         ? null
@@ -251,7 +267,7 @@ async function train(
   }
 
   const modelPath = join(input.outDir, 'reward.onnx');
-  buildRewardScorer(config, params.seed, allWeights()).save(modelPath);
+  buildRewardScorer(config, params.seed, allWeights(), head).save(modelPath);
   const tokDir = join(input.outDir, 'tokenizer');
   rmSync(tokDir, { recursive: true, force: true });
   let backbone: Resolved['backbone'] = { type: 'tiny' };
@@ -259,7 +275,7 @@ async function train(
   else cpSync(input.tokenizerDir, tokDir, { recursive: true });
   writeFileSync(
     join(input.outDir, 'reward.json'),
-    `${JSON.stringify({ config, backbone, params }, null, 2)}\n`,
+    `${JSON.stringify({ config, backbone, ...(references ? { head: references } : {}), params }, null, 2)}\n`,
   );
   const metricsPath = join(input.outDir, 'metrics.json');
   const summary = {
@@ -270,6 +286,50 @@ async function train(
   writeFileSync(metricsPath, `${JSON.stringify(summary, null, 2)}\n`);
   const last = history[history.length - 1];
   return { modelPath, metricsPath, epochs: history, final: (last?.validation ?? last?.test)?.all ?? null };
+}
+
+/** What reward.json records about a centred head (its reference rows are in reward.onnx). */
+export interface CenteredHeadJson {
+  type: 'centered';
+  reference_images: number;
+  /** The name of the Constant in reward.onnx that holds the reference rows. */
+  constant: string;
+  /** The training pairs drawn as references, in the order of their rows. */
+  reference: { prompt: string; label: number }[];
+}
+
+/**
+ * The head the params ask for. The centred head's reference images are a seeded draw (the run's
+ * seed, fork 'reference') of `reference_images` distinct training images, fewer when there are
+ * fewer; their rows are the network's own image input (pixels, or a frozen backbone's features).
+ * c0 starts at the training labels' mean: the best constant under the regression loss, and what
+ * the mean reference score should be when the references are a fair draw of the training images.
+ */
+async function rewardHead(
+  params: Resolved,
+  train: readonly RewardExample[],
+  encoder: RewardEncoder,
+  config: RewardNetConfig,
+  rng: ReturnType<typeof createRng>,
+): Promise<{ head: RewardHead; references?: CenteredHeadJson }> {
+  if (params.head !== 'centered') return { head: { type: 'mlp' } };
+  const order = rng.fork('reference').shuffle(train.map((_, i) => i));
+  const picked = order.slice(0, Math.min(params.reference_images, train.length)).map((i) => train[i]);
+  const feeds = await encoder.feeds(
+    picked.map((e) => e.image),
+    picked.map((e) => e.prompt),
+  );
+  const reference = Float32Array.from(feeds[rewardInputs(config).image.name].data as Float32Array);
+  const bias = train.reduce((a, e) => a + e.label, 0) / train.length;
+  return {
+    head: { type: 'centered', reference, bias },
+    references: {
+      type: 'centered',
+      reference_images: picked.length,
+      constant: REFERENCE_CONSTANT,
+      reference: picked.map((e) => ({ prompt: e.prompt, label: e.label })),
+    },
+  };
 }
 
 /**

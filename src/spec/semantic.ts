@@ -142,6 +142,13 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
         'add init: the folder of a pretrained reward model, such as models/shapes-reward',
       );
     }
+    if (s.kind === 'reward' && s.reference_images !== undefined && s.head !== 'centered') {
+      at(
+        p('reference_images'),
+        `reference_images sizes the 'centered' head's reference set, but head is '${s.head ?? 'mlp'}'`,
+        'add head: centered, or drop reference_images',
+      );
+    }
     if (s.kind === 'finetune') {
       if (s.weight === 'reward' && !s.reward)
         at(p('weight'), "weight 'reward' needs a 'reward' stage", 'add reward: <reward stage>');

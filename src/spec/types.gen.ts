@@ -250,6 +250,14 @@ export interface RewardStage extends StageCommon {
    */
   test_split?: 'seen' | 'unseen';
   hidden?: number;
+  /**
+   * The reward head: 'mlp' (when absent) scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
+   */
+  head?: 'mlp' | 'centered';
+  /**
+   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels).
+   */
+  reference_images?: number;
 }
 /**
  * Reward-weighted likelihood fine-tuning: E[w * ||eps - eps_theta||^2] + beta * E_pre[||eps - eps_theta||^2].
@@ -648,6 +656,14 @@ export interface RewardStage1 {
    */
   test_split?: 'seen' | 'unseen';
   hidden?: number;
+  /**
+   * The reward head: 'mlp' (when absent) scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
+   */
+  head?: 'mlp' | 'centered';
+  /**
+   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels).
+   */
+  reference_images?: number;
 }
 /**
  * This interface was referenced by `Experiment`'s JSON-Schema
