@@ -50,7 +50,8 @@ export async function run(argv: string[]): Promise<number> {
       return code;
     }
     const result = (await client.workflow.getHandle(s.workflowId).result()) as TrialResult;
-    console.log('\n' + summary(result));
+    const baseModel = plan.models.base?.path;
+    console.log('\n' + summary(result, baseModel ? path.relative(process.cwd(), baseModel) : undefined));
     const dev = readDevServer(state);
     const labelUrl = readOptional(path.join(state, 'label-server.url'));
     console.log('');
@@ -83,7 +84,7 @@ const orDash =
 const pct = orDash((v) => `${(100 * v).toFixed(1)}%`);
 
 /** The before/after table the quickstart ends with, from the trial's stage metrics. */
-export function summary(result: TrialResult): string {
+export function summary(result: TrialResult, baseModel = "the spec's base model"): string {
   const e = result.stages.evaluate?.metrics ?? {};
   const r = result.stages.reward?.metrics ?? {};
   const [base, tuned] = ['base', 'finetune'];
@@ -107,7 +108,7 @@ export function summary(result: TrialResult): string {
   );
   const gain = (s: string) => orDash((v) => `${v.toFixed(2)}x`)(e[`alignment_gain_${s}`]);
   return [
-    'Alignment judged on fixed prompts and seeds (base = models/tiny, tuned = after reward-weighted fine-tuning):',
+    `Alignment judged on fixed prompts and seeds (base = ${baseModel}, tuned = after reward-weighted fine-tuning):`,
     table(rows),
     '',
     `alignment gain: seen ${gain('seen')}, unseen ${gain('unseen')}`,

@@ -25,7 +25,7 @@ test('summary prints alignment, both fidelity measures and the gains; missing va
     trialId: 't',
     stages: { evaluate: stage(e), reward: stage({ accuracy: 0.745, auc: 0.7531 }) },
   } as unknown as TrialResult;
-  const lines = summary(result).split('\n');
+  const lines = summary(result, 'models/tiny-loose').split('\n');
   const cells = (label: string) => {
     const line = lines.map((l) => l.trimStart()).find((l) => l.startsWith(label));
     assert.ok(line, `no row '${label}' in:\n${lines.join('\n')}`);
@@ -34,6 +34,7 @@ test('summary prints alignment, both fidelity measures and the gains; missing va
   assert.deepEqual(cells('alignment: all'), ['33.6%', '36.7%', '22.7%', '29.5%']);
   assert.deepEqual(cells('well-formed (fidelity)'), ['69.5%', '71.1%', '-', '-']);
   assert.deepEqual(cells('distance to rendered'), ['0.0033', '0.0057', '0.0035', '-']);
+  assert.match(lines[0], /base = models\/tiny-loose,/);
   assert.ok(lines.includes('alignment gain: seen 1.09x, unseen 1.30x'));
   assert.ok(lines.includes('reward model: held-out accuracy 74.5%, AUC 0.753'));
 });
