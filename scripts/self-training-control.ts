@@ -1,6 +1,6 @@
 /**
  * Separates what reward-weighted fine-tuning gains from what fine-tuning a model on its own images
- * costs. Compiles experiments/quickstart.yaml and runs its prompts, generate and label stages'
+ * costs. Compiles experiments/quickstart-tiny.yaml (the first quickstart, on models/tiny) and runs its prompts, generate and label stages'
  * work with the plan's own params (simulated raters through a label store, aggregated as the label
  * stage does), then fine-tunes the base three ways with the plan's finetune params:
  *
@@ -43,7 +43,7 @@ const { values } = parseArgs({
     'images-per-prompt': { type: 'string' },
     arms: { type: 'string' },
     splits: { type: 'string', default: 'seen' },
-    spec: { type: 'string', default: 'experiments/quickstart.yaml' },
+    spec: { type: 'string', default: 'experiments/quickstart-tiny.yaml' },
     model: { type: 'string' },
   },
 });
