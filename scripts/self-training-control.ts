@@ -1,8 +1,9 @@
 /**
  * Separates what reward-weighted fine-tuning gains from what fine-tuning a model on its own images
- * costs. Compiles experiments/quickstart-tiny.yaml (the first quickstart, on models/tiny) and runs its prompts, generate and label stages'
- * work with the plan's own params (simulated raters through a label store, aggregated as the label
- * stage does), then fine-tunes the base three ways with the plan's finetune params:
+ * costs. Compiles experiments/quickstart-tiny.yaml (the first quickstart, on models/tiny) and runs
+ * its prompts, generate and label stages' work with the plan's own params (simulated raters
+ * through a label store, aggregated as the label stage does), then fine-tunes the base three ways
+ * with the plan's finetune params:
  *
  *   labels     w = label (the method, as the quickstart runs it)
  *   all-ones   the same images, every w = 1 (self-training without the feedback)
