@@ -2,9 +2,9 @@
 // state folder, recorded in a small JSON file so later commands (and `down`) find it.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freePort, portIsFree, retryOnPortClash } from '../util/ports';
 import { temporalBinary, UserError } from './paths';
 
 /** Search attributes the workflows upsert and `status` filters on. */
@@ -57,7 +57,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerI
     ['gRPC', port],
     ['UI', uiPort],
   ] as const) {
-    if (!(await portFree(p))) {
+    if (!(await portIsFree(p))) {
       throw new UserError(
         `Port ${p} (Temporal ${what}) is already in use; stop what holds it or choose another port.`,
       );
@@ -118,16 +118,11 @@ export async function startDevServerOnFreePorts(
   attempts = 4,
   pickPort: () => Promise<number> = freePort,
 ): Promise<DevServerInfo> {
-  for (let i = 1; ; i++) {
-    try {
-      return await startDevServer({ ...opts, port: await pickPort(), uiPort: await pickPort() });
-    } catch (err) {
-      const clash = /already in use/i.test((err as Error).message);
-      if (!clash || i >= attempts) throw err;
-      // The failed attempt's log would otherwise be read as the next attempt's cause.
-      rmSync(path.join(path.resolve(opts.stateDir), 'temporal.log'), { force: true });
-    }
-  }
+  return retryOnPortClash(
+    async () => startDevServer({ ...opts, port: await pickPort(), uiPort: await pickPort() }),
+    attempts,
+    () => rmSync(path.join(path.resolve(opts.stateDir), 'temporal.log'), { force: true }),
+  );
 }
 
 /** Stops the recorded dev server (its whole process group); false when none was running. */
@@ -167,27 +162,6 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** A port the OS reports free right now (tests use it to avoid fixed ports). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 // Ready means: gRPC answers, the namespace exists and our search attributes are registered.

@@ -12,9 +12,9 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, portIsFree, retryOnPortClash } from '../util/ports';
 
 export interface MlflowServerOptions {
   /** Folder holding mlflow.db, mlartifacts/, mlflow.log and mlflow.pid. Created if missing. */
@@ -59,26 +59,6 @@ export function defaultVenv(): string {
 
 function pidFilePath(stateDir: string): string {
   return join(stateDir, 'mlflow.pid');
-}
-
-/** Asks the OS for a free TCP port on `host`. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? ok(addr.port) : fail(new Error('no port'))));
-    });
-  });
-}
-
-function portIsFree(port: number, host: string): Promise<boolean> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.once('error', () => ok(false));
-    srv.listen(port, host, () => srv.close(() => ok(true)));
-  });
 }
 
 interface ProcessInfo {
@@ -160,15 +140,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startMlflowServer(options: MlflowServerOptions): Promise<MlflowServer> {
   // A port picked here can be taken before the server binds it (another server starting at the
   // same moment): pick a fresh one and try again. A port the caller chose is never changed.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startMlflowOnce(options);
-    } catch (err) {
-      const clash = err instanceof MlflowServerError && /in use/i.test(err.message);
-      if (options.port !== undefined || !clash || attempt >= 4) throw err;
-      rmSync(join(resolve(options.stateDir), 'mlflow.log'), { force: true });
-    }
-  }
+  return retryOnPortClash(
+    () => startMlflowOnce(options),
+    options.port === undefined ? 4 : 1,
+    () => rmSync(join(resolve(options.stateDir), 'mlflow.log'), { force: true }),
+  );
 }
 
 async function startMlflowOnce(options: MlflowServerOptions): Promise<MlflowServer> {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
-  freePort,
   isAlive,
   readDevServer,
   startDevServer,
   startDevServerOnFreePorts,
   stopDevServer,
 } from '../../src/runtime/devserver';
+import { freePort } from '../../src/util/ports';
 import { resolveConnection } from '../../src/runtime/connection';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MlflowClient, MlflowError, RUN_KEY_TAG } from '../../src/tracking/client';
-import { freePort } from '../../src/tracking/server';
+import { freePort } from '../../src/util/ports';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
 
 let mlflow: TestMlflow;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Outbox, outboxStatus } from '../../src/tracking/outbox';
-import { freePort } from '../../src/tracking/server';
+import { freePort } from '../../src/util/ports';
 import { Tracker } from '../../src/tracking/tracker';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
 
