@@ -124,9 +124,14 @@ export function rewardNet(
   const txt = b.reshape(nn.linear('head.text', f.text, D, H, false), [-1, candidates, H]); // [B, C, H]
   const imgGate = b.unsqueeze(nn.linear('head.image_gate', f.image, F, H, false), [1]);
   const txtGate = b.reshape(nn.linear('head.text_gate', f.text, D, H, false), [-1, candidates, H]);
-  const hidden = b.relu(b.add(b.add(img, txt), b.mul(imgGate, txtGate)));
+  const hidden = headHidden(b, img, txt, imgGate, txtGate);
   const score = nn.linear('head.out', hidden, H, 1); // [B, C, 1]
   return b.reshape(score, [-1, candidates]);
+}
+
+/** The head's hidden layer, relu(Wi i + Wt t + (Ui i) * (Ut t) + b), from its four projections. */
+function headHidden(b: GraphBuilder, img: string, txt: string, imgGate: string, txtGate: string): string {
+  return b.relu(b.add(b.add(img, txt), b.mul(imgGate, txtGate)));
 }
 
 /** Rows of the reference constant: its length over one image input row's size. */
@@ -188,14 +193,14 @@ function centeredNet(
   const txt = b.reshape(txtAll, [-1, C, H]); // [B, C, H]
   const imgGate = b.unsqueeze(inputRows(gateAll), [1]);
   const txtGate = b.reshape(txtGateAll, [-1, C, H]);
-  const s = b.reshape(out(b.relu(b.add(b.add(img, txt), b.mul(imgGate, txtGate)))), [-1, C]);
+  const s = b.reshape(out(headHidden(b, img, txt, imgGate, txtGate)), [-1, C]);
 
   // mean_r s(x'_r, z_n) for every text row n: [R, 1, H] against [1, B * C, H] -> [B, C].
   const refImg = b.unsqueeze(refRows(imgAll), [1]); // [R, 1, H]
   const refGate = b.unsqueeze(refRows(gateAll), [1]);
   const txtR = b.unsqueeze(txtAll, [0]); // [1, B * C, H]
   const txtGateR = b.unsqueeze(txtGateAll, [0]);
-  const refHidden = b.relu(b.add(b.add(refImg, txtR), b.mul(refGate, txtGateR))); // [R, B * C, H]
+  const refHidden = headHidden(b, refImg, txtR, refGate, txtGateR); // [R, B * C, H]
   const refMean = b.reshape(b.reduceMean(out(refHidden), [0], false), [-1, C]); // [B, C]
 
   return b.add(b.sub(s, refMean), c0);
