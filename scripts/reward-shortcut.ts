@@ -20,6 +20,8 @@
  *                                images of s(x', z) + c0, so no function of the prompt alone
  *                                reaches the score: the spec's head by default)
  *       [--reference-images N]   (the centred head's reference images; 32 by default)
+ *       [--set KEY=VALUE ...]   (any other reward-stage param, e.g. --set perturb_from=labelled
+ *                                --set temperature=0.25; a number when it reads as one)
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,11 +46,26 @@ const { values } = parseArgs({
     unfreeze: { type: 'boolean', default: false },
     head: { type: 'string' },
     'reference-images': { type: 'string' },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
 if (values.head !== undefined && values.head !== 'mlp' && values.head !== 'centered') {
   console.error(`--head takes mlp or centered, not '${values.head}'.`);
   process.exit(2);
+}
+/** `--set KEY=VALUE` flags as reward params (a value that reads as a number is one). */
+function setFlags(flags: readonly string[]): Partial<RewardStageParams> {
+  const out: Record<string, string | number> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0) {
+      console.error(`--set takes KEY=VALUE (a reward-stage param), not '${flag}'.`);
+      process.exit(2);
+    }
+    const value = flag.slice(eq + 1);
+    out[flag.slice(0, eq)] = value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  return out as Partial<RewardStageParams>;
 }
 const referenceImages = countFlag('reference-images', values['reference-images']);
 const { params, baseDir, labelled } = await planLabels(values.spec, values.work, {
@@ -73,6 +90,7 @@ const rp: RewardStageParams = {
   ...withBackbone,
   ...(values.head ? { head: values.head as 'mlp' | 'centered' } : {}),
   ...(referenceImages ? { reference_images: referenceImages } : {}),
+  ...setFlags(values.set),
 };
 if (rp.reference_images !== undefined && rp.head !== 'centered') {
   console.error("--reference-images sizes the centred head's reference set; give --head centered too.");

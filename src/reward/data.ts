@@ -83,10 +83,15 @@ export function checkExamples(examples: readonly RewardExample[], imageSize: num
   }
 }
 
-/** Up to k perturbed prompts: attribute swaps for shapes prompts, word swaps for free text. */
-export function perturbations(prompt: string, k: number, rng: Rng): string[] {
+/**
+ * Up to k perturbed prompts: attribute swaps for shapes prompts, word swaps for free text. With a
+ * `pool`, only the swaps that are in it (drawn in the same balanced order, then the first k).
+ */
+export function perturbations(prompt: string, k: number, rng: Rng, pool?: ReadonlySet<string>): string[] {
   const parsed = parsePrompt(prompt);
-  return parsed ? perturbPrompt(parsed, k, rng) : perturbText(prompt, k, rng);
+  const n = pool ? Number.POSITIVE_INFINITY : k;
+  const all = parsed ? perturbPrompt(parsed, n, rng) : perturbText(prompt, n, rng);
+  return pool ? all.filter((t) => pool.has(t)).slice(0, k) : all;
 }
 
 export interface BatchOptions {
@@ -94,6 +99,11 @@ export interface BatchOptions {
   auxOn: 'positive' | 'all';
   lambda: number;
   temperature: number;
+  /**
+   * The only prompts a perturbation may be (the spec's `perturb_from: labelled`: the training
+   * labels' prompts); any swap when absent.
+   */
+  pool?: ReadonlySet<string>;
 }
 
 /** Feeds for the objective graph from examples[indices] (perturbations drawn from rng). */
@@ -113,7 +123,7 @@ export async function objectiveBatch(
   indices.forEach((ex, b) => {
     const e = examples[ex];
     label[b] = e.label;
-    const others = perturbations(e.prompt, options.perturbations, rng.fork(`${ex}`));
+    const others = perturbations(e.prompt, options.perturbations, rng.fork(`${ex}`), options.pool);
     const candidates = [e.prompt, ...others];
     for (let c = 0; c < C; c++) {
       // A missing candidate repeats the original (any valid input does) and is masked out.

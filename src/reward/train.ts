@@ -53,6 +53,7 @@ export type RewardParams = Pick<
   | 'perturbations'
   | 'temperature'
   | 'aux_on'
+  | 'perturb_from'
   | 'learning_rate'
   | 'epochs'
   | 'batch_size'
@@ -102,6 +103,7 @@ function resolve(p: RewardParams): Resolved {
     perturbations: p.perturbations ?? 3,
     temperature: p.temperature ?? 1,
     aux_on: p.aux_on ?? 'positive',
+    perturb_from: p.perturb_from ?? 'vocabulary',
     learning_rate: p.learning_rate ?? 1e-3,
     epochs: p.epochs ?? 20,
     batch_size: p.batch_size ?? 32,
@@ -209,6 +211,8 @@ async function train(
     auxOn: params.aux_on,
     lambda: params.lambda,
     temperature: params.temperature,
+    // Every candidate is then some training label's own prompt: none is only ever a negative.
+    pool: params.perturb_from === 'labelled' ? new Set(train.map((e) => e.prompt)) : undefined,
   };
   const stepsPerEpoch = Math.ceil(train.length / B);
   for (let epoch = start; epoch < params.epochs; epoch++) {

@@ -241,6 +241,10 @@ export interface RewardStage extends StageCommon {
    * Which labelled pairs the auxiliary loss uses.
    */
   aux_on?: 'positive' | 'all';
+  /**
+   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' (when absent) swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
+   */
+  perturb_from?: 'vocabulary' | 'labelled';
   learning_rate?: number;
   epochs?: number;
   batch_size?: number;
@@ -647,6 +651,10 @@ export interface RewardStage1 {
    * Which labelled pairs the auxiliary loss uses.
    */
   aux_on?: 'positive' | 'all';
+  /**
+   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' (when absent) swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
+   */
+  perturb_from?: 'vocabulary' | 'labelled';
   learning_rate?: number;
   epochs?: number;
   batch_size?: number;
