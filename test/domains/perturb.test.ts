@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allPrompts, parsePrompt, PROMPT_CATEGORIES, type ShapePrompt } from '../../src/domains/shapes/index';
+import { allPrompts, parsePrompt, PROMPT_CATEGORIES } from '../../src/domains/shapes/index';
 import { perturbPrompt, perturbText } from '../../src/domains/shapes/perturb';
 import { createRng } from '../../src/util/rng';
-
-/** The attributes that differ between two prompts (count only when it is the number of objects). */
-function differences(a: ShapePrompt, b: ShapePrompt): string[] {
-  return (['shape', 'color', 'count', 'background'] as const).filter((k) => a[k] !== b[k]);
-}
+import { differences } from '../helpers/prompts';
 
 test('perturbPrompt gives k distinct valid prompts, each one attribute away', () => {
   const rng = createRng('perturb');

@@ -5,13 +5,7 @@ import { objectiveBatch, perturbations, type RewardExample } from '../../src/rew
 import type { RewardEncoder } from '../../src/reward/encoders';
 import { MISSING_CANDIDATE, OBJECTIVE_INPUTS } from '../../src/reward/objective';
 import { createRng } from '../../src/util/rng';
-
-/** How many of the structured attributes of two shapes prompts differ. */
-function differences(a: string, b: string): number {
-  const p = parsePrompt(a)!;
-  const q = parsePrompt(b)!;
-  return (['shape', 'count', 'color', 'background'] as const).filter((k) => p[k] !== q[k]).length;
-}
+import { differences } from '../helpers/prompts';
 
 test('with a pool, perturbations are only prompts of the pool, each one attribute away', () => {
   const pool = new Set(['a blue circle', 'a red square', 'a green circle', 'two circles', 'a red triangle']);
@@ -22,7 +16,7 @@ test('with a pool, perturbations are only prompts of the pool, each one attribut
     assert.equal(new Set(out).size, 3);
     for (const t of out) {
       assert.ok(pool.has(t), `${t} is not in the pool`);
-      assert.equal(differences('a red circle', t), 1, t);
+      assert.equal(differences(parsePrompt('a red circle')!, parsePrompt(t)!).length, 1, t);
     }
   }
   // Every neighbour when k allows; none when the pool holds no neighbour.
