@@ -126,6 +126,14 @@ class FieldReader {
     }
   }
 
+  varintAt(pos: number): number {
+    return this.varint(pos, this.size).value;
+  }
+
+  varintWithNext(pos: number, end: number): { value: number; next: number } {
+    return this.varint(pos, end);
+  }
+
   private varint(pos: number, end: number): { value: number; next: number } {
     const n = readSync(this.fd, this.scratch, 0, Math.min(10, end - pos), pos);
     let value = 0;
@@ -137,5 +145,67 @@ class FieldReader {
       if (b < 0x80) return { value, next: pos + i + 1 };
     }
     throw new NotOnnxError(`truncated varint at byte ${pos}`);
+  }
+}
+
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const TENSOR_DIMS = 1;
+const TENSOR_NAME = 8;
+
+/** The graph's nodes (op type, name, inputs, outputs) and its initializers' dims, read without the weights. */
+export interface OnnxGraphOutline {
+  nodes: { opType: string; name: string; inputs: string[]; outputs: string[] }[];
+  initializerDims: Map<string, number[]>;
+}
+
+/**
+ * Like readOnnxSignature, the nodes and the initializers' names and dims: each initializer's
+ * fields are walked and its data skipped, so even multi-GiB inline weights cost only seeks.
+ */
+export function readOnnxOutline(path: string): OnnxGraphOutline {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const reader = new FieldReader(fd, size);
+    let graph: { start: number; end: number } | undefined;
+    for (const f of reader.fields(0, size)) if (f.field === MODEL_GRAPH && f.wire === 2) graph = f;
+    if (!graph) throw new NotOnnxError('no ONNX graph field');
+    const outline: OnnxGraphOutline = { nodes: [], initializerDims: new Map() };
+    for (const f of reader.fields(graph.start, graph.end)) {
+      if (f.wire !== 2) continue;
+      if (f.field === GRAPH_NODE) {
+        const n = onnx.NodeProto.decode(reader.bytes(f.start, f.end));
+        outline.nodes.push({
+          opType: n.opType ?? '',
+          name: n.name ?? '',
+          inputs: n.input ?? [],
+          outputs: n.output ?? [],
+        });
+      } else if (f.field === GRAPH_INITIALIZER) {
+        let name = '';
+        const dims: number[] = [];
+        for (const t of reader.fields(f.start, f.end)) {
+          if (t.field === TENSOR_NAME && t.wire === 2)
+            name = Buffer.from(reader.bytes(t.start, t.end)).toString();
+          else if (t.field === TENSOR_DIMS && t.wire === 0) dims.push(reader.varintAt(t.start));
+          else if (t.field === TENSOR_DIMS && t.wire === 2) {
+            let pos = t.start;
+            while (pos < t.end) {
+              const v = reader.varintWithNext(pos, t.end);
+              dims.push(v.value);
+              pos = v.next;
+            }
+          }
+        }
+        outline.initializerDims.set(name, dims);
+      }
+    }
+    return outline;
+  } catch (err) {
+    if (err instanceof NotOnnxError) throw err;
+    throw new NotOnnxError((err as Error).message);
+  } finally {
+    closeSync(fd);
   }
 }

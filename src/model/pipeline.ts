@@ -19,6 +19,21 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Called after each denoising step. */
   onStep?: (done: number, total: number) => void;
+  /**
+   * Initial noise [n, C, h, w] instead of the seeds' (e.g. a diffusers run's `latents`); scaled by
+   * the scheduler's init_noise_sigma, as diffusers' prepare_latents does.
+   */
+  initialLatents?: Float32Array;
+}
+
+/** An image and the final sample it was decoded from (latents, or the image for pixel models). */
+export interface GeneratedImage extends Image {
+  latents: Float32Array;
+}
+
+export interface PipelineOptions extends LoadOptions {
+  /** Image size for UNets with free spatial dims (default: the model's configured size). */
+  image?: { height: number; width: number };
 }
 
 /**
@@ -35,8 +50,8 @@ export class DiffusionPipeline {
     readonly providers: Record<string, string>,
   ) {}
 
-  static async open(modelDir: string, options: LoadOptions = {}): Promise<DiffusionPipeline> {
-    const model = loadModelFolder(modelDir);
+  static async open(modelDir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
+    const model = loadModelFolder(modelDir, { image: options.image });
     if (model.dtypes.sample !== 'float32') {
       throw new ModelFolderError(
         `${model.unet.path} takes ${model.dtypes.sample} samples; alignrun runs float32 exports only for now, export in float32.`,
@@ -61,8 +76,8 @@ export class DiffusionPipeline {
     await this.worker.close();
   }
 
-  /** Generates one image per prompt, CHW RGB in [-1, 1]. */
-  async generate(req: GenerateRequest): Promise<Image[]> {
+  /** Generates one image per prompt, CHW RGB in [-1, 1], with the latents it was decoded from. */
+  async generate(req: GenerateRequest): Promise<GeneratedImage[]> {
     const n = req.prompts.length;
     if (req.seeds.length !== n) throw new RangeError(`got ${n} prompts but ${req.seeds.length} seeds.`);
     if (n === 0) return [];
@@ -75,10 +90,19 @@ export class DiffusionPipeline {
     const context = await this.encode(texts);
 
     let sample = new Float32Array(n * per);
-    req.seeds.forEach((seed, i) => {
-      const rng = createRng(seed);
-      for (let j = 0; j < per; j++) sample[i * per + j] = rng.normal() * scheduler.initNoiseSigma;
-    });
+    if (req.initialLatents) {
+      if (req.initialLatents.length !== n * per) {
+        throw new RangeError(
+          `initial latents hold ${req.initialLatents.length} values; ${n} samples of ${channels}x${height}x${width} need ${n * per}.`,
+        );
+      }
+      for (let j = 0; j < n * per; j++) sample[j] = req.initialLatents[j] * scheduler.initNoiseSigma;
+    } else {
+      req.seeds.forEach((seed, i) => {
+        const rng = createRng(seed);
+        for (let j = 0; j < per; j++) sample[i * per + j] = rng.normal() * scheduler.initNoiseSigma;
+      });
+    }
 
     const total = scheduler.timesteps.length;
     for (let step = 0; step < total; step++) {
@@ -112,7 +136,7 @@ export class DiffusionPipeline {
     return Array.from({ length: n }, (_, i) => {
       const data = pixels.slice(i * 3 * h * w, (i + 1) * 3 * h * w);
       for (let j = 0; j < data.length; j++) data[j] = Math.min(1, Math.max(-1, data[j]));
-      return { width: w, height: h, data };
+      return { width: w, height: h, data, latents: sample.slice(i * per, (i + 1) * per) };
     });
   }
 
