@@ -8,7 +8,8 @@
  *                projections, beside or under onnx/; tokenizer.json or vocab.json + merges.txt;
  *                preprocessor_config.json). Embeddings are L2-normalised and cached (per image and
  *                per prompt text), so the frozen towers run once per distinct input while the head
- *                trains for many epochs.
+ *                trains for many epochs. Images go through CLIPImageProcessor's preprocessing
+ *                (./clip-preprocess.ts: uint8, Pillow resampling, centre crop, normalisation).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import type { Image } from '../domains/shapes/types';
 import { loadTokenizer, type PromptTokenizer } from '../model/tokenizer';
 import type { TensorValue } from '../train/ir';
 import { createSession, runSession } from '../train/session';
+import { clipImageConfig, clipPixelValues, type ClipImageConfig, type PixelValues } from './clip-preprocess';
 import { RewardInputError } from './data';
 import { rewardInputs, type FeatureNetConfig, type RewardNetConfig, type TinyNetConfig } from './network';
 
@@ -85,9 +87,6 @@ export function vocabularySize(dir: string): number {
   return Math.max(...Object.values(vocab as Record<string, number>)) + 1;
 }
 
-/** CLIP's preprocessing constants (openai/CLIP), used where preprocessor_config.json is silent. */
-const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 const CHUNK = 32;
 
 interface Tower {
@@ -107,7 +106,7 @@ export class ClipEncoder implements RewardEncoder {
     private readonly text: Tower & { mask?: string; ids: 'int32' | 'int64' },
     readonly tokenizer: PromptTokenizer,
     private readonly eosId: number,
-    private readonly pre: { size: number; mean: number[]; std: number[] },
+    private readonly pre: ClipImageConfig,
     readonly imageFeatures: number,
     readonly textFeatures: number,
   ) {}
@@ -150,11 +149,8 @@ export class ClipEncoder implements RewardEncoder {
       // The end token: what follows the start token when encoding the empty prompt.
       const eosId = tokenizer.encode('')[1];
       const probe = new ClipEncoder(dir, vision, text, tokenizer, eosId, pre, 0, 0);
-      const blank: Image = {
-        width: pre.size,
-        height: pre.size,
-        data: new Float32Array(3 * pre.size * pre.size),
-      };
+      const { height, width } = pre.cropSize;
+      const blank: Image = { width, height, data: new Float32Array(3 * width * height) };
       const [imageFeatures, textFeatures] = [
         (await probe.encodeImages([blank]))[0].length,
         (await probe.encodeTexts(['']))[0].length,
@@ -182,15 +178,26 @@ export class ClipEncoder implements RewardEncoder {
   async encodeImages(images: readonly Image[]): Promise<Float32Array[]> {
     const todo = [...new Set(images.map((im) => im.data))].filter((d) => !this.imageCache.has(d));
     const byData = new Map(images.map((im) => [im.data, im]));
-    const S = this.pre.size;
     for (let start = 0; start < todo.length; start += CHUNK) {
       const part = todo.slice(start, start + CHUNK);
-      const pixels = new Float32Array(part.length * 3 * S * S);
-      part.forEach((d, i) => pixels.set(this.preprocess(byData.get(d)!), i * 3 * S * S));
-      const out = await runSession(this.vision.session, {
-        [this.vision.input]: { dtype: 'float32', dims: [part.length, 3, S, S], data: pixels },
-      });
-      unstack(out[this.vision.output]).forEach((f, i) => this.imageCache.set(part[i], f));
+      // Without a centre crop, pixel_values follow each image's aspect ratio: one run per shape.
+      const byShape = new Map<string, { data: Float32Array; pixels: PixelValues }[]>();
+      for (const d of part) {
+        const pixels = clipPixelValues(byData.get(d)!, this.pre);
+        const key = `${pixels.height}x${pixels.width}`;
+        const group = byShape.get(key);
+        if (group) group.push({ data: d, pixels });
+        else byShape.set(key, [{ data: d, pixels }]);
+      }
+      for (const group of byShape.values()) {
+        const { height: h, width: w } = group[0].pixels;
+        const batch = new Float32Array(group.length * 3 * h * w);
+        group.forEach((g, i) => batch.set(g.pixels.data, i * 3 * h * w));
+        const out = await runSession(this.vision.session, {
+          [this.vision.input]: { dtype: 'float32', dims: [group.length, 3, h, w], data: batch },
+        });
+        unstack(out[this.vision.output]).forEach((f, i) => this.imageCache.set(group[i].data, f));
+      }
     }
     return images.map((im) => this.imageCache.get(im.data)!);
   }
@@ -224,33 +231,6 @@ export class ClipEncoder implements RewardEncoder {
     return texts.map((t) => this.textCache.get(t)!);
   }
 
-  /** CHW [-1, 1] -> CHW at CLIP's input size (bilinear), normalised with CLIP's mean and std. */
-  private preprocess(im: Image): Float32Array {
-    const { size: S, mean, std } = this.pre;
-    const out = new Float32Array(3 * S * S);
-    const sx = im.width / S;
-    const sy = im.height / S;
-    for (let y = 0; y < S; y++) {
-      const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), im.height - 1);
-      const y0 = Math.floor(fy);
-      const y1 = Math.min(y0 + 1, im.height - 1);
-      const wy = fy - y0;
-      for (let x = 0; x < S; x++) {
-        const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), im.width - 1);
-        const x0 = Math.floor(fx);
-        const x1 = Math.min(x0 + 1, im.width - 1);
-        const wx = fx - x0;
-        for (let c = 0; c < 3; c++) {
-          const p = (yy: number, xx: number) => im.data[(c * im.height + yy) * im.width + xx];
-          const v =
-            (1 - wy) * ((1 - wx) * p(y0, x0) + wx * p(y0, x1)) + wy * ((1 - wx) * p(y1, x0) + wx * p(y1, x1));
-          out[(c * S + y) * S + x] = ((v + 1) / 2 - mean[c]) / std[c];
-        }
-      }
-    }
-    return out;
-  }
-
   async close(): Promise<void> {
     await this.vision.session.release();
     await this.text.session.release();
@@ -278,20 +258,21 @@ function requireInput(s: ort.InferenceSession, file: string, name: string): stri
   return name;
 }
 
-/** Input size, mean and std from preprocessor_config.json (CLIP's defaults where absent). */
-function preprocessing(dir: string): { size: number; mean: number[]; std: number[] } {
+/** CLIPImageProcessor's settings from preprocessor_config.json (its defaults where absent). */
+function preprocessing(dir: string): ClipImageConfig {
   const file = join(dir, 'preprocessor_config.json');
-  let cfg: Record<string, any> = {};
+  let cfg: Record<string, unknown> = {};
   if (existsSync(file)) {
     try {
       cfg = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new RewardInputError(`${file} is not valid JSON (${(e as Error).message}).`);
     }
+    if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) {
+      throw new RewardInputError(`${file} must hold a JSON object (CLIPImageProcessor's settings).`);
+    }
   }
-  const crop = cfg.crop_size ?? cfg.size ?? 224;
-  const size = typeof crop === 'number' ? crop : (crop.height ?? crop.shortest_edge ?? 224);
-  return { size, mean: cfg.image_mean ?? CLIP_MEAN, std: cfg.image_std ?? CLIP_STD };
+  return clipImageConfig(cfg, file);
 }
 
 /** Rows of a [N, D] output, each scaled to unit length. */

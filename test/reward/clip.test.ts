@@ -86,11 +86,12 @@ test('CLIP features: normalised pixels through the vision tower, masked tokens t
   try {
     assert.deepEqual([encoder.imageFeatures, encoder.textFeatures], [WIDTH, WIDTH]);
     // A 32x32 image of one colour per channel: resizing keeps it, so the tower sees the normalised
-    // colour everywhere and image_embeds = colour . W.
+    // colour everywhere and image_embeds = colour . W. CLIPImageProcessor works on uint8 pixels
+    // (what a PNG of the image holds), so the colour is its byte over 255.
     const rgb = [0.8, -0.2, -1];
     const image: Image = { width: 32, height: 32, data: new Float32Array(3 * 32 * 32) };
     for (let c = 0; c < 3; c++) image.data.fill(rgb[c], c * 1024, (c + 1) * 1024);
-    const colour = rgb.map((x, c) => ((x + 1) / 2 - MEAN[c]) / STD[c]);
+    const colour = rgb.map((x, c) => (Math.round((Math.fround(x) + 1) * 127.5) / 255 - MEAN[c]) / STD[c]);
     const want = unit(
       Array.from({ length: WIDTH }, (_, j) => colour.reduce((s, x, c) => s + x * visionW[c * WIDTH + j], 0)),
     );
