@@ -24,6 +24,7 @@ Goldens (golden/, little-endian .npy, float32 unless said):
   vae-images.npy, vae-mean.npy, vae-logvar.npy (AutoencoderKL.encode on fixed images);
   the denoising objective on a fixed batch (denoise-*.npy, denoise.json with the loss, from
   float64 autograd) and every UNet weight's gradient (denoise-grads.npy, in denoise.json's order);
+  imagefolder/: four 40x32 captioned images with metadata.jsonl, the D_pre folder of the tests;
   param-map-<layout>.json: each ONNX initializer -> the torch parameter it holds (transposed,
   or reshaped for GroupNorm's [C, 1, 1]), found by value; lora-keys.json: the keys and shapes of diffusers' pytorch_lora_weights
   .safetensors for LoRA rank 4 on to_q, to_k, to_v, to_out.0.
@@ -415,6 +416,26 @@ def goldens_lora(pipe, gold):
     (gold / "lora-keys.json").write_text(json.dumps({"keys": keys, "metadata": meta}, indent=1, sort_keys=True) + "\n")
 
 
+def write_imagefolder(root):
+    """A tiny Hugging Face imagefolder (metadata.jsonl: file_name, text) for D_pre: 40x32 images,
+    so resizing the shorter side and centre-cropping to 32x32 both matter."""
+    from PIL import Image
+
+    out = root / "imagefolder"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    captions = ["a red square on a white wall", "a blue circle", "two green bars", "a yellow sky at noon"]
+    rng = np.random.default_rng(5)
+    lines = []
+    for i, text in enumerate(captions):
+        yy, xx = np.mgrid[0:32, 0:40]
+        base = np.stack([np.sin(xx / (3 + i)), np.cos(yy / (2 + i)), np.sin((xx + yy) / 5)], -1)
+        pixels = ((base * 0.4 + 0.5 + 0.1 * rng.standard_normal(base.shape)).clip(0, 1) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(out / f"{i:04d}.png")
+        lines.append(json.dumps({"file_name": f"{i:04d}.png", "text": text}))
+    (out / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+
+
 def check_lora(file):
     pipe = build()
     gen = torch.Generator().manual_seed(3)
@@ -443,6 +464,7 @@ def main():
     goldens_vae(pipe, gold)
     goldens_denoise(pipe, gold)
     goldens_lora(pipe, gold)
+    write_imagefolder(root)
     versions = {m.__name__: m.__version__ for m in (torch, onnx, np)}
     import diffusers
     import transformers

@@ -20,6 +20,8 @@ export interface DenoiseSample {
   image: Image;
   prompt: string;
   weight: number;
+  /** x0 in a latent model's space (the VAE's scaled latents); pixel models train on `image`. */
+  latents?: Float32Array;
 }
 
 /**
@@ -96,6 +98,8 @@ export interface NoisyBatchOptions {
   timestepType?: 'float32' | 'int64';
   /** What the UNet predicts (the scheduler config's prediction_type); default 'epsilon'. */
   predictionType?: 'epsilon' | 'v_prediction';
+  /** Dims of one UNet sample; default: a pixel model's [3, image height, image width]. */
+  sample?: { channels: number; height: number; width: number };
 }
 
 /** The regression target for x0 noised with ε at ᾱ: ε itself, or v = sqrt(ᾱ) ε − sqrt(1 − ᾱ) x0. */
@@ -122,8 +126,13 @@ export function noisyBatch(
   rng: Rng,
 ): Record<string, TensorValue> {
   const B = indices.length;
-  const { width, height } = samples[indices[0]].image;
-  const per = 3 * width * height;
+  const first = samples[indices[0]].image;
+  const { channels, width, height } = options.sample ?? {
+    channels: 3,
+    width: first.width,
+    height: first.height,
+  };
+  const per = channels * width * height;
   const { conditioner } = options;
   const ctxPer = conditioner.length * conditioner.width;
   const sample = new Float32Array(B * per);
@@ -134,11 +143,17 @@ export function noisyBatch(
   const T = options.alphaBar.length;
   indices.forEach((k, b) => {
     const s = samples[k];
+    const x0 = s.latents ?? s.image.data;
+    if (x0.length !== per) {
+      throw new RangeError(
+        `A training sample holds ${x0.length} values; the UNet takes ${channels}x${height}x${width} = ${per}.`,
+      );
+    }
     const t = Math.min(T - 1, Math.floor(rng.uniform() * T));
     const eps = new Float32Array(per);
     for (let i = 0; i < per; i++) eps[i] = rng.normal();
-    sample.set(addNoise(s.image.data, eps, options.alphaBar[t]), b * per);
-    noise.set(denoiseTarget(s.image.data, eps, options.alphaBar[t], options.predictionType), b * per);
+    sample.set(addNoise(x0, eps, options.alphaBar[t]), b * per);
+    noise.set(denoiseTarget(x0, eps, options.alphaBar[t], options.predictionType), b * per);
     timestep[b] = t;
     const dropped = rng.uniform() < options.uncondProb;
     context.set(conditioner.get(dropped ? '' : s.prompt), b * ctxPer);
@@ -146,13 +161,13 @@ export function noisyBatch(
   });
   const I = DENOISE_INPUTS;
   return {
-    [I.sample]: { dtype: 'float32', dims: [B, 3, height, width], data: sample },
+    [I.sample]: { dtype: 'float32', dims: [B, channels, height, width], data: sample },
     [I.timestep]:
       options.timestepType === 'int64'
         ? { dtype: 'int64', dims: [B], data: BigInt64Array.from(timestep, (t) => BigInt(t)) }
         : { dtype: 'float32', dims: [B], data: timestep },
     [I.context]: { dtype: 'float32', dims: [B, conditioner.length, conditioner.width], data: context },
-    [I.noise]: { dtype: 'float32', dims: [B, 3, height, width], data: noise },
+    [I.noise]: { dtype: 'float32', dims: [B, channels, height, width], data: noise },
     [I.weight]: { dtype: 'float32', dims: [B], data: weight },
   };
 }

@@ -6,7 +6,8 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModelFolder } from '../model/loader';
+import { loadModelFolder, type DiffusionModel } from '../model/loader';
+import { VaeEncoder } from '../model/vae';
 import { parseSchedulerConfig } from '../model/schedulers/index';
 import { loadModel, makeTensor, saveModel, tensorValue } from '../train/ir';
 import { addLora, mergeLora } from '../train/lora';
@@ -56,6 +57,8 @@ export interface DenoiseTrainingOptions {
   uncondProb?: number;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
   signal?: AbortSignal;
+  /** Image size for UNets with free spatial dims (default: the model folder's configured size). */
+  image?: { height: number; width: number };
   /** Training session settings (execution providers, threads). */
   session?: TrainSessionOptions;
   /** Wall-clock time (ms since the epoch) after which training stops early, checkpoints and exports. */
@@ -76,7 +79,7 @@ export interface DenoiseTrainingResult {
 }
 
 export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseTrainingResult> {
-  const model = loadModelFolder(o.baseDir);
+  const model = loadModelFolder(o.baseDir, { image: o.image });
   const schedulerFile = join(o.baseDir, 'scheduler', 'scheduler_config.json');
   const schedulerJson: Record<string, unknown> | undefined = o.schedulerOverrides
     ? { ...JSON.parse(readFileSync(schedulerFile, 'utf8')), ...o.schedulerOverrides }
@@ -86,6 +89,20 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
     throw new Error('There is no training data: give labelled images or pretraining samples.');
   }
   const B = o.batchSize;
+  if (model.vaeDecoder) {
+    // Latent models train on x0 = VAE latents: stored by generate, or encoded here.
+    await encodeMissingLatents(model, [...o.modelData, ...o.pretrainData]);
+  } else {
+    const { height, width } = model.image;
+    const wrong = [...o.modelData, ...o.pretrainData].find(
+      (s) => s.image.height !== height || s.image.width !== width,
+    );
+    if (wrong) {
+      throw new Error(
+        `${o.baseDir} is a pixel-space model of ${width}x${height} images, but a training image is ${wrong.image.width}x${wrong.image.height}; give images of the model's size.`,
+      );
+    }
+  }
   const unet = loadModel(model.unet.path);
   const conditioner = await TextConditioner.open(model);
   await conditioner.prepare([
@@ -94,7 +111,7 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
     ...o.pretrainData.map((s) => s.prompt),
   ]);
 
-  let objective: onnx.IModelProto = buildDenoisingObjective(unet, B);
+  let objective: onnx.IModelProto = buildDenoisingObjective(unet, B, model.sample);
   const floats = new Set(
     (unet.graph?.initializer ?? []).filter((t) => t.dataType === 1).map((t) => t.name ?? ''),
   );
@@ -159,6 +176,7 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
           uncondProb: o.uncondProb ?? 0.1,
           timestepType,
           predictionType: model.scheduler.predictionType,
+          sample: model.sample,
         },
         rng,
       );
@@ -194,7 +212,10 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
   return { modelDir: o.outDir, losses, resumedFrom };
 }
 
-/** Copies the base folder to outDir, with the UNet's weights replaced by the trained ones. */
+/**
+ * Copies the base folder to outDir (every part model_index.json lists: text encoder, tokenizer,
+ * scheduler, VAE decoder and encoder, configs), with the UNet's weights replaced by the trained ones.
+ */
 function writeModelFolder(
   baseDir: string,
   outDir: string,
@@ -207,17 +228,48 @@ function writeModelFolder(
     return v ? makeTensor(t.name ?? '', tensorValue(v).data, tensorValue(v).dims) : t;
   });
   mkdirSync(outDir, { recursive: true });
-  for (const part of ['model_index.json', 'text_encoder', 'tokenizer', 'scheduler', 'vae_decoder']) {
-    const from = join(baseDir, part);
-    if (!existsSync(from)) continue;
-    rmSync(join(outDir, part), { recursive: true, force: true });
-    cpSync(from, join(outDir, part), { recursive: true });
+  for (const entry of modelParts(baseDir)) {
+    if (entry === 'unet') continue;
+    rmSync(join(outDir, entry), { recursive: true, force: true });
+    cpSync(join(baseDir, entry), join(outDir, entry), { recursive: true });
   }
   mkdirSync(join(outDir, 'unet'), { recursive: true });
   for (const f of ['config.json'])
     if (existsSync(join(baseDir, 'unet', f))) cpSync(join(baseDir, 'unet', f), join(outDir, 'unet', f));
   saveModel({ ...unet, graph: { ...unet.graph, initializer } }, join(outDir, 'unet', 'model.onnx'));
   writeFileSync(join(outDir, 'unet', 'TRAINED_FROM'), `${baseDir}\n`);
+}
+
+/**
+ * model_index.json and the folder of every part it lists (optimum's `vae` is the vae_decoder and
+ * vae_encoder folders), so diffusers' and optimum's pipelines can load the copy.
+ */
+function modelParts(dir: string): string[] {
+  const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+  const listed = Object.entries(index)
+    .filter(([, v]) => Array.isArray(v) && v[0] !== null)
+    .flatMap(([k]) => (k === 'vae' ? ['vae_decoder', 'vae_encoder'] : [k]));
+  return ['model_index.json', ...listed].filter((p) => existsSync(join(dir, p)));
+}
+
+/** VAE-encodes the samples that carry no latents (images at the model's resolution). */
+async function encodeMissingLatents(model: DiffusionModel, samples: DenoiseSample[]): Promise<void> {
+  const todo = samples.filter((s) => !s.latents);
+  if (todo.length === 0) return;
+  const { height, width } = model.image;
+  const wrong = todo.find((s) => s.image.height !== height || s.image.width !== width);
+  if (wrong) {
+    throw new Error(
+      `${model.dir} makes ${width}x${height} images, but a training image is ${wrong.image.width}x${wrong.image.height}; give images of the model's size.`,
+    );
+  }
+  const vae = await VaeEncoder.open(model);
+  try {
+    const latents = await vae.encode(todo.map((s) => s.image));
+    todo.forEach((s, i) => (s.latents = latents[i]));
+  } finally {
+    await vae.close();
+  }
 }
 
 function globToRegExp(glob: string): RegExp {

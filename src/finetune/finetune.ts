@@ -9,13 +9,15 @@ import { PROMPT_CATEGORIES } from '../domains/shapes/types';
 import { RewardModel } from '../reward/score';
 import type { DenoiseSample } from './data';
 import { trainDenoiser, type LoraParams, type OptimizerParams } from './denoise';
+import { ImageFolderError, loadImageFolder } from './imagefolder';
 import { renderedData } from './pretrain';
+import { loadModelFolder } from '../model/loader';
 
 /** The finetune stage's params, named as in the spec (finetune_stage). */
 export interface FinetuneParams {
   weight?: 'label' | 'reward';
   unlabelled?: { threshold?: number; weighting?: 'threshold' | 'reward' };
-  pretrain_data?: { source?: 'shapes'; size?: number; misdescribe?: number };
+  pretrain_data?: { source?: 'shapes' | 'folder'; path?: string; size?: number; misdescribe?: number };
   beta?: number;
   method?: 'lora' | 'full';
   lora?: LoraParams;
@@ -32,8 +34,10 @@ export interface FinetuneInput {
   params: FinetuneParams;
   baseDir: string;
   outDir: string;
-  labelled: readonly { image: Image; prompt: string; label: number }[];
-  unlabelled?: readonly { image: Image; prompt: string }[];
+  labelled: readonly { image: Image; prompt: string; label: number; latents?: Float32Array }[];
+  unlabelled?: readonly { image: Image; prompt: string; latents?: Float32Array }[];
+  /** Where VAE encodings of pretraining images are cached across runs (default: no cache). */
+  latentCacheDir?: string;
   /** A reward stage's output folder (needed for weight: reward or unlabelled images). */
   rewardDir?: string;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
@@ -67,6 +71,7 @@ export async function finetune(input: FinetuneInput) {
       image: e.image,
       prompt: e.prompt,
       weight: labelledWeights[i],
+      latents: e.latents,
     }));
     if (reward && input.unlabelled?.length) {
       const scores = await reward.score(
@@ -81,7 +86,7 @@ export async function finetune(input: FinetuneInput) {
               ? 1
               : 0
             : clamp(scores[i]);
-        modelData.push({ image: e.image, prompt: e.prompt, weight: w });
+        modelData.push({ image: e.image, prompt: e.prompt, weight: w, latents: e.latents });
       });
     }
   } finally {
@@ -90,21 +95,16 @@ export async function finetune(input: FinetuneInput) {
   modelData = modelData.filter((s) => s.weight > 0);
   const beta = p.beta ?? 1;
   const seed = p.seed ?? 0;
-  const pretrainData =
-    beta > 0
-      ? renderedData(
-          [...PROMPT_CATEGORIES],
-          p.pretrain_data?.size ?? 512,
-          `finetune:${seed}`,
-          p.pretrain_data?.misdescribe ?? 0,
-        ).map((s) => ({ ...s, weight: beta }))
-      : [];
+  const pretrainData = beta > 0 ? (await pretrainingData(input)).map((s) => ({ ...s, weight: beta })) : [];
   if (modelData.length === 0 && pretrainData.length === 0) {
     throw new Error(
       'No labelled image has a positive weight and beta is 0: there is nothing to fine-tune on.',
     );
   }
+  // UNets with free spatial dims train at the size the generated images have.
+  const first = input.labelled[0]?.image ?? input.unlabelled?.[0]?.image;
   return trainDenoiser({
+    image: first ? { height: first.height, width: first.width } : undefined,
     baseDir: input.baseDir,
     outDir: input.outDir,
     modelData,
@@ -121,4 +121,22 @@ export async function finetune(input: FinetuneInput) {
     onProgress: input.onProgress,
     signal: input.signal,
   });
+}
+
+/** D_pre: rendered shapes (source: shapes) or an imagefolder (source: folder), at the model's size. */
+async function pretrainingData(input: FinetuneInput): Promise<DenoiseSample[]> {
+  const p = input.params;
+  const seed = p.seed ?? 0;
+  const d = p.pretrain_data ?? {};
+  if ((d.source ?? 'shapes') === 'shapes') {
+    return renderedData([...PROMPT_CATEGORIES], d.size ?? 512, `finetune:${seed}`, d.misdescribe ?? 0);
+  }
+  if (!d.path) throw new ImageFolderError("pretrain_data source 'folder' needs a 'path' to an imagefolder.");
+  const first = input.labelled[0]?.image;
+  const model = loadModelFolder(
+    input.baseDir,
+    first ? { image: { height: first.height, width: first.width } } : {},
+  );
+  const samples = await loadImageFolder(d.path, model, { cacheDir: input.latentCacheDir, limit: d.size });
+  return samples.map((s) => ({ ...s, weight: 1 }));
 }

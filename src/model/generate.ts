@@ -31,7 +31,7 @@ export interface GenerateSpec {
 }
 
 export interface GenerateRun {
-  /** Output folder: images/*.png, tensors/*.f32, manifest.jsonl. */
+  /** Output folder: images/*.png, tensors/*.f32, latents/*.f32 (latent models), manifest.jsonl. */
   outDir: string;
   /** Called after each image is on disk (and once at start for images already there). */
   onProgress?: (done: number, total: number) => void;
@@ -51,6 +51,9 @@ export interface ManifestEntry {
   tensor: string;
   /** Raw tensor layout: float32 little-endian, CHW, values in [-1, 1]. */
   dims: number[];
+  /** Latent models: the final latents the image was decoded from (float32, CHW), and their dims. */
+  latents?: string;
+  latentDims?: number[];
   provider: string;
 }
 
@@ -92,6 +95,7 @@ export async function generateImages(spec: GenerateSpec, run: GenerateRun): Prom
   const manifestPath = join(run.outDir, 'manifest.jsonl');
   mkdirSync(join(run.outDir, 'images'), { recursive: true });
   mkdirSync(join(run.outDir, 'tensors'), { recursive: true });
+  mkdirSync(join(run.outDir, 'latents'), { recursive: true });
   const done = readManifest(manifestPath, settings);
 
   const jobs = spec.prompts.flatMap((p) =>
@@ -134,6 +138,16 @@ export async function generateImages(spec: GenerateSpec, run: GenerateRun): Prom
             dims: [3, images[i].height, images[i].width],
             provider: pipeline.providers.unet,
           };
+          if (pipeline.model.vaeDecoder) {
+            const { channels, height, width } = pipeline.model.sample;
+            entry.latents = `latents/${name}.f32`;
+            entry.latentDims = [channels, height, width];
+            const lat = images[i].latents;
+            writeAtomic(
+              join(run.outDir, entry.latents),
+              new Uint8Array(lat.buffer, lat.byteOffset, lat.byteLength),
+            );
+          }
           writeAtomic(
             join(run.outDir, entry.tensor),
             new Uint8Array(images[i].data.buffer, images[i].data.byteOffset, images[i].data.byteLength),

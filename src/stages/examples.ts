@@ -11,6 +11,8 @@ import type { LabelRecord } from './label';
 
 export interface LabelledExample {
   image: Image;
+  /** The final latents the image was decoded from (latent models). */
+  latents?: Float32Array;
   prompt: string;
   label: number;
   category?: string;
@@ -33,11 +35,12 @@ export async function labelledExamples(
 ): Promise<LabelledExample[]> {
   const records = await readJsonlArtifact<LabelRecord>(ctx, upstreamArtifact(input, labels, 'labels'));
   const dir = await sharedDir(ctx, upstreamArtifact(input, labels, 'images'), 'manifest.jsonl');
-  const dims = new Map(readManifest(dir).map((m) => [m.tensor, m.dims]));
+  const entries = new Map(readManifest(dir).map((m) => [m.tensor, m]));
   return records
     .filter((r) => r.quorum)
     .map((r) => ({
-      image: readTensor(dir, r.tensor, dims.get(r.tensor)!),
+      image: readTensor(dir, r.tensor, entries.get(r.tensor)!.dims),
+      latents: readLatents(dir, entries.get(r.tensor)!),
       prompt: r.prompt,
       label: r.label,
       category: r.category ?? undefined,
@@ -50,9 +53,20 @@ export async function generatedImages(
   input: StageInput,
   ctx: StageContext,
   images: InputRef,
-): Promise<{ image: Image; prompt: string }[]> {
+): Promise<{ image: Image; prompt: string; latents?: Float32Array }[]> {
   const dir = await sharedDir(ctx, upstreamArtifact(input, images, 'images'), 'manifest.jsonl');
-  return readManifest(dir).map((m) => ({ image: readTensor(dir, m.tensor, m.dims), prompt: m.prompt }));
+  return readManifest(dir).map((m) => ({
+    image: readTensor(dir, m.tensor, m.dims),
+    latents: readLatents(dir, m),
+    prompt: m.prompt,
+  }));
+}
+
+/** An entry's stored latents (latent models), else undefined. */
+export function readLatents(dir: string, m: ManifestEntry): Float32Array | undefined {
+  if (!m.latents) return undefined;
+  const buf = readFileSync(join(dir, m.latents));
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
 /** A generate stage's manifest.jsonl in an images folder. */

@@ -35,6 +35,7 @@ export const run: StageImplementation = async (input, ctx) => {
     labelled,
     unlabelled,
     rewardDir,
+    latentCacheDir: join(ctx.stateDir, 'cache', 'pretrain-latents'),
     signal: ctx.signal,
     onProgress: ({ step, steps, loss }) => {
       ctx.heartbeat({ step, steps });
