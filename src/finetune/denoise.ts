@@ -11,6 +11,8 @@ import { VaeEncoder } from '../model/vae';
 import { parseSchedulerConfig } from '../model/schedulers/index';
 import { loadModel, makeTensor, saveModel, tensorValue } from '../train/ir';
 import { addLora, mergeLora } from '../train/lora';
+import { writeDiffusersLora } from '../train/lora-export';
+import { resolveLoraTargets } from '../train/module-names';
 import type { onnx } from '../train/onnx';
 import { AdamW, constantLr, cosineWithWarmup, Sgd, type Optimizer, type Schedule } from '../train/optim';
 import { Trainer } from '../train/trainer';
@@ -27,10 +29,17 @@ export interface OptimizerParams {
   warmup_steps?: number;
 }
 
+/** The LoRA file beside a tuned model folder's parts (diffusers' default weight name). */
+export const LORA_FILE = 'pytorch_lora_weights.safetensors';
+
 export interface LoraParams {
   rank?: number;
   alpha?: number;
-  /** Glob patterns of weight names that get adapters (default ['*']). */
+  /**
+   * Modules that get adapters, in the diffusers/peft convention: a name matches modules whose path
+   * ends with it (to_q, to_out.0), a glob matches whole module paths (down_blocks.*.attentions.*);
+   * a pattern that names no module is matched against initializer names. Default ['*'].
+   */
   targets?: string[];
 }
 
@@ -118,9 +127,10 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
   let trainable: string[] | ((n: string) => boolean) = (n) => floats.has(n);
   let adapters: ReturnType<typeof addLora>['adapters'] = [];
   if ((o.method ?? 'full') === 'lora') {
-    const targets = (o.lora?.targets ?? ['*']).map(globToRegExp);
+    // diffusers/peft module names (to_q, down_blocks.*.attentions.*), or initializer-name globs.
+    const targets = new Set(resolveLoraTargets(objective, o.lora?.targets ?? ['*']));
     const lora = addLora(objective, {
-      match: (n) => targets.some((r) => r.test(n)),
+      match: (n) => targets.has(n),
       rank: o.lora?.rank ?? 4,
       alpha: o.lora?.alpha ?? 4,
       seed: o.seed ?? 0,
@@ -196,9 +206,12 @@ export async function trainDenoiser(o: DenoiseTrainingOptions): Promise<DenoiseT
       o.onProgress?.({ step: trainer.step, steps: o.steps, loss: r.loss });
     }
     if (trainer.step % (o.checkpointEvery ?? 50) !== 0) trainer.checkpoint();
-    let trained = trainer.exportModel();
-    if (adapters.length) trained = mergeLora(trained, adapters);
+    const adapted = trainer.exportModel();
+    const trained = adapters.length ? mergeLora(adapted, adapters) : adapted;
     writeModelFolder(o.baseDir, o.outDir, unet, trained);
+    // The adapters alone, as diffusers' load_lora_weights reads them.
+    if (adapters.length) writeDiffusersLora(join(o.outDir, LORA_FILE), adapted, adapters);
+    else rmSync(join(o.outDir, LORA_FILE), { force: true });
     if (schedulerJson) {
       writeFileSync(
         join(o.outDir, 'scheduler', 'scheduler_config.json'),
@@ -270,12 +283,4 @@ async function encodeMissingLatents(model: DiffusionModel, samples: DenoiseSampl
   } finally {
     await vae.close();
   }
-}
-
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
 }

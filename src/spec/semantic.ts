@@ -3,6 +3,7 @@
 // their values satisfy the target's schema.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ImageFolderError, readImageFolder } from '../finetune/imagefolder-metadata';
 import { didYouMean, type Diagnostic } from './diagnostics';
 import type { StageKind } from './plan';
 import { MODEL_STAGE_KINDS, stageRefs } from './refs';
@@ -160,8 +161,18 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
         );
       if (s.pretrain_data?.source === 'folder') {
         if (!s.pretrain_data.path) at(p('pretrain_data'), "pretrain_data source 'folder' needs a 'path'");
-        else
+        else {
           checkPath(p('pretrain_data', 'path'), s.pretrain_data.path, 'dir', 'pretraining data folder', true);
+          const abs = resolve(baseDir, s.pretrain_data.path);
+          if (existsSync(abs) && statSync(abs).isDirectory()) {
+            try {
+              readImageFolder(abs);
+            } catch (err) {
+              if (!(err instanceof ImageFolderError)) throw err;
+              at(p('pretrain_data', 'path'), err.message.replace(/\.$/, ''));
+            }
+          }
+        }
       }
     }
   }

@@ -3,6 +3,7 @@
 // instance's work folder, so a retried attempt resumes. Output: a model folder as `model`.
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { LORA_FILE } from '../finetune/denoise';
 import { finetune, type FinetuneParams } from '../finetune/finetune';
 import type { StageImplementation } from '../runtime/stage';
 import { linePlot } from '../tracking/plots';
@@ -64,6 +65,8 @@ export const run: StageImplementation = async (input, ctx) => {
   }
   // The tuned weights (LoRA adapters are merged into them).
   ctx.track.artifact('unet/model.onnx', readFileSync(join(outDir, 'unet', 'model.onnx')));
+  if (existsSync(join(outDir, LORA_FILE)))
+    ctx.track.artifact(LORA_FILE, readFileSync(join(outDir, LORA_FILE)));
   return {
     artifacts: { model: await ctx.store.putDir(outDir) },
     metrics: { labelled: labelled.length, unlabelled: unlabelled?.length ?? 0, steps: p.steps ?? 0 },

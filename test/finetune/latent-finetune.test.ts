@@ -7,11 +7,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { LORA_FILE } from '../../src/finetune/denoise';
 import { finetune } from '../../src/finetune/finetune';
 import { ImageFolderError, readImageFolder } from '../../src/finetune/imagefolder';
 import { generateImages } from '../../src/model/generate';
-import { readLatents } from '../../src/stages/examples';
-import { readTensor } from '../../src/stages/examples';
+import { readLatents, readTensor } from '../../src/stages/examples';
+import { decodeSafetensors } from '../../src/train/lora-export';
 
 const FIXTURE = 'test/fixtures/sd-tiny';
 const FOLDER = join(FIXTURE, 'imagefolder');
@@ -136,5 +137,45 @@ test('a bad imagefolder is one sentence naming the file', () => {
   assert.throws(
     () => readImageFolder(FIXTURE),
     (e: Error) => e instanceof ImageFolderError && /metadata\.jsonl is missing/.test(e.message),
+  );
+});
+
+for (const layout of ['pipeline', 'conversion', 'optimum']) {
+  test(`LoRA on to_q, to_k, to_v, to_out.0 of the ${layout} layout adapts exactly the attention projections`, async () => {
+    const labelled = (await generated('pipeline')).map((e) => ({ ...e, label: 1 }));
+    const outDir = join(scratch, `lora-${layout}`);
+    await finetune({
+      params: {
+        steps: 2,
+        batch_size: 2,
+        beta: 0,
+        method: 'lora',
+        lora: { rank: 4, alpha: 4, targets: ['to_q', 'to_k', 'to_v', 'to_out.0'] },
+      },
+      baseDir: join(FIXTURE, layout),
+      outDir,
+      labelled,
+    });
+    const golden = JSON.parse(readFileSync(join(FIXTURE, 'golden', 'lora-keys.json'), 'utf8')) as {
+      keys: Record<string, number[]>;
+    };
+    const file = decodeSafetensors(readFileSync(join(outDir, LORA_FILE)));
+    const ours = Object.fromEntries([...file.tensors].map(([k, t]) => [k, t.dims]));
+    assert.deepEqual(ours, golden.keys);
+    assert.deepEqual(file.metadata, { format: 'pt' });
+  });
+}
+
+test('LoRA targets that match nothing are one sentence naming the patterns and some modules', async () => {
+  const labelled = (await generated('pipeline')).map((e) => ({ ...e, label: 1 }));
+  await assert.rejects(
+    finetune({
+      params: { steps: 1, batch_size: 2, beta: 0, method: 'lora', lora: { targets: ['to_qq'] } },
+      baseDir: join(FIXTURE, 'pipeline'),
+      outDir: join(scratch, 'lora-none'),
+      labelled,
+    }),
+    (e: Error) =>
+      /to_qq/.test(e.message) && /to_q/.test(e.message.replace('to_qq', '')) && !e.message.includes('\n'),
   );
 });
