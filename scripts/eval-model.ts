@@ -64,7 +64,7 @@ for (const [split, m] of Object.entries(result.metrics.m)) {
     .map(([c, v]) => `${c} ${pct(v)}`)
     .join(', ');
   console.log(
-    `${split}: aligned ${pct(m.alignment)} (${cats}), well-formed ${pct(m.wellFormed)}, Fréchet ${m.frechet.toFixed(3)}, ${m.images} images`,
+    `${split}: aligned ${pct(m.alignment ?? NaN)} (${cats}), well-formed ${pct(m.wellFormed ?? NaN)}, Fréchet ${(m.frechet ?? NaN).toFixed(3)}, ${m.images} images`,
   );
 }
 if (values.out) console.log(`contact sheets: ${result.sheets.join(', ')}`);

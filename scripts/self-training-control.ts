@@ -135,10 +135,10 @@ for (const split of splits) {
   const n = images / seeds.length;
   console.log(`\n${split} prompts (${n} x seeds ${values.seeds}): ${images} images per model`);
   table(split, 'model', ['aligned', ...categories, 'well-formed', 'Fréchet'], (m) => [
-    pct(m.alignment),
+    pct(m.alignment ?? NaN),
     ...categories.map((c) => pct(m.alignmentByCategory[c])),
-    pct(m.wellFormed),
-    m.frechet.toFixed(4),
+    pct(m.wellFormed ?? NaN),
+    (m.frechet ?? NaN).toFixed(4),
   ]);
   // Why images are not well formed: the share failing each check (an image can fail several).
   table(split, 'not well-formed:', [...MALFORMED_CHECKS], (m) =>

@@ -60,7 +60,10 @@ export interface EvaluateInput {
   models: Record<string, string>;
   /** A reward stage's output folder, for mean reward. */
   rewardDir?: string;
-  /** Prompts to evaluate on, by split (shapes prompts); a split none of them is in is drawn. */
+  /**
+   * Prompts to evaluate on, by split (shapes prompts); a split none of them is in is drawn. Free-text
+   * prompts (any prompt the shapes domain does not parse) are evaluated by reward alone.
+   */
   prompts?: readonly { text: string }[];
   outDir: string;
   onProgress?: (p: { done: number; total: number }) => void;
@@ -69,16 +72,18 @@ export interface EvaluateInput {
 
 export interface SplitMetrics {
   images: number;
-  /** Share of images the judge finds aligned with their prompt. */
-  alignment: number;
+  /** Share of images the judge finds aligned with their prompt (null for free-text prompts). */
+  alignment: number | null;
   alignmentByCategory: Record<string, number>;
-  /** Share of images the judge finds well formed. */
-  wellFormed: number;
+  /** Share of images the judge finds well formed (null for free-text prompts). */
+  wellFormed: number | null;
   /** Share of images failing each well-formedness check (an image can fail several). */
   malformed: Record<MalformedCheck, number>;
   /** Fréchet distance of image statistics to rendered images of the same prompts and seeds. */
-  frechet: number;
+  frechet: number | null;
   meanReward: number | null;
+  /** With two models, free-text prompts: the share of prompt-seed pairs the second scores higher. */
+  rewardWinRate?: number;
 }
 
 export interface EvaluateResult {
@@ -100,13 +105,15 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const batchSize = Math.max(1, p.sampler?.batch_size ?? 8);
   mkdirSync(input.outDir, { recursive: true });
 
-  const given = (input.prompts ?? []).map(({ text }) => {
-    const parsed = parsePrompt(text);
-    if (!parsed) {
-      throw new EvaluateInputError(
-        `The evaluate stage judges prompts of the shapes domain; "${text}" is not one (drop its 'prompts' or use a shapes prompts stage).`,
-      );
+  if ((input.prompts ?? []).some(({ text }) => !parsePrompt(text))) {
+    try {
+      return await evaluateFreeText(input, reward, { seeds, scheduler, batchSize });
+    } finally {
+      await reward?.close();
     }
+  }
+  const given = (input.prompts ?? []).map(({ text }) => {
+    const parsed = parsePrompt(text)!;
     return { ...parsed, id: promptId(parsed), split: promptSplit(parsed) };
   });
   const work = splits.map((split) => {
@@ -129,31 +136,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
       const rows: { name: string; images: Image[] }[] = [];
       for (const name of names) {
         input.signal?.throwIfAborted();
-        const pipeline = await DiffusionPipeline.open(input.models[name]);
-        const images: Image[] = [];
-        try {
-          // In batches of the sampler's batch_size: one UNet call over a whole split (over a
-          // thousand images) was measured 2.5x slower per image than batches of 16 on 2 cores.
-          for (let at = 0; at < jobs.length; at += batchSize) {
-            const chunk = jobs.slice(at, at + batchSize);
-            const base = done + at;
-            images.push(
-              ...(await pipeline.generate({
-                prompts: chunk.map((j) => j.prompt.text),
-                seeds: chunk.map((j) => j.seed),
-                scheduler,
-                steps: p.sampler?.steps ?? 20,
-                guidanceScale: p.sampler?.guidance_scale ?? 5,
-                signal: input.signal,
-                // Progress (the stage's heartbeat) after every denoising step.
-                onStep: (step, steps) =>
-                  input.onProgress?.({ done: base + Math.floor((chunk.length * step) / steps), total }),
-              })),
-            );
-          }
-        } finally {
-          await pipeline.close();
-        }
+        const images = await generateJobs(input, name, jobs, { scheduler, batchSize, done, total });
         done += jobs.length;
         input.onProgress?.({ done, total });
         const verdicts = images.map((im, k) => judge(im, jobs[k].prompt));
@@ -208,4 +191,112 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const metricsPath = join(input.outDir, 'metrics.json');
   writeFileSync(metricsPath, `${JSON.stringify({ params: p, models: input.models, metrics }, null, 2)}\n`);
   return { metrics, metricsPath, sheets };
+}
+
+interface Job {
+  prompt: { text: string };
+  seed: string;
+}
+
+/** One model's images for the jobs, in batches of the sampler's batch_size, with progress. */
+async function generateJobs(
+  input: EvaluateInput,
+  name: string,
+  jobs: readonly Job[],
+  o: { scheduler: SchedulerName; batchSize: number; done: number; total: number },
+): Promise<Image[]> {
+  const p = input.params;
+  const pipeline = await DiffusionPipeline.open(input.models[name]);
+  const images: Image[] = [];
+  try {
+    // In batches of the sampler's batch_size: one UNet call over a whole split (over a
+    // thousand images) was measured 2.5x slower per image than batches of 16 on 2 cores.
+    for (let at = 0; at < jobs.length; at += o.batchSize) {
+      const chunk = jobs.slice(at, at + o.batchSize);
+      const base = o.done + at;
+      images.push(
+        ...(await pipeline.generate({
+          prompts: chunk.map((j) => j.prompt.text),
+          seeds: chunk.map((j) => j.seed),
+          scheduler: o.scheduler,
+          steps: p.sampler?.steps ?? 20,
+          guidanceScale: p.sampler?.guidance_scale ?? 5,
+          signal: input.signal,
+          // Progress (the stage's heartbeat) after every denoising step.
+          onStep: (step, steps) =>
+            input.onProgress?.({ done: base + Math.floor((chunk.length * step) / steps), total: o.total }),
+        })),
+      );
+    }
+  } finally {
+    await pipeline.close();
+  }
+  return images;
+}
+
+/**
+ * Free-text prompts (a real model's): the shapes judge and rendered references do not apply, so
+ * each model is measured by the reward model on the given prompts over the seeds (mean reward,
+ * and with two models the share of prompt-seed pairs where the second scores higher), as one
+ * split named 'prompts', with a contact sheet. Scorers beyond the trained reward (CLIP score,
+ * preference models, detectors) are not here yet.
+ */
+async function evaluateFreeText(
+  input: EvaluateInput,
+  reward: RewardModel | null,
+  o: { seeds: (number | string)[]; scheduler: SchedulerName; batchSize: number },
+): Promise<EvaluateResult> {
+  const names = Object.keys(input.models);
+  const prompts = input.prompts ?? [];
+  const jobs = prompts.flatMap((prompt, i) =>
+    o.seeds.map((seed) => ({ prompt, seed: `prompt${i}:${seed}` })),
+  );
+  const total = names.length * jobs.length;
+  const metrics: Record<string, Record<string, SplitMetrics>> = {};
+  const rows: { name: string; images: Image[]; scores: Float32Array | number[] | null }[] = [];
+  for (const [k, name] of names.entries()) {
+    input.signal?.throwIfAborted();
+    const images = await generateJobs(input, name, jobs, { ...o, done: k * jobs.length, total });
+    const scores = reward
+      ? await reward.score(
+          images,
+          jobs.map((j) => j.prompt.text),
+        )
+      : null;
+    metrics[name] = {
+      prompts: {
+        images: images.length,
+        alignment: null,
+        alignmentByCategory: {},
+        wellFormed: null,
+        malformed: {} as Record<MalformedCheck, number>,
+        frechet: null,
+        meanReward: scores ? Array.from(scores).reduce((s, v) => s + v, 0) / scores.length : null,
+      },
+    };
+    rows.push({ name, images, scores });
+  }
+  input.onProgress?.({ done: total, total });
+  if (rows.length === 2 && rows[0].scores && rows[1].scores) {
+    const [a, b] = [rows[0].scores, rows[1].scores];
+    metrics[names[1]].prompts.rewardWinRate = Array.from(b).filter((v, i) => v > a[i]).length / b.length;
+  }
+  const shown = jobs
+    .map((_, k) => k)
+    .filter((k) => k % o.seeds.length === 0)
+    .slice(0, 8);
+  const cells = rows.flatMap((r) =>
+    shown.map((k) => ({ image: r.images[k], caption: `${r.name}: ${jobs[k].prompt.text}` })),
+  );
+  const sheet = join(input.outDir, 'sheet-prompts.png');
+  writeFileSync(
+    sheet,
+    await contactSheet(cells, { columns: shown.length, title: `prompts: ${names.join(' vs ')}` }),
+  );
+  const metricsPath = join(input.outDir, 'metrics.json');
+  writeFileSync(
+    metricsPath,
+    `${JSON.stringify({ params: input.params, models: input.models, metrics }, null, 2)}\n`,
+  );
+  return { metrics, metricsPath, sheets: [sheet] };
 }

@@ -169,7 +169,9 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
               readImageFolder(abs);
             } catch (err) {
               if (!(err instanceof ImageFolderError)) throw err;
-              at(p('pretrain_data', 'path'), err.message.replace(/\.$/, ''));
+              // Paths as the spec writes them, not as this machine resolves them.
+              const rel = s.pretrain_data.path.replace(/\/+$/, '');
+              at(p('pretrain_data', 'path'), err.message.split(abs).join(rel).replace(/\.$/, ''));
             }
           }
         }

@@ -71,13 +71,16 @@ export const run: StageImplementation = async (input, ctx) => {
     for (const split of Object.keys(result.metrics[base] ?? {})) {
       const a = result.metrics[base][split].alignment;
       const b = result.metrics[tuned]?.[split]?.alignment;
-      if (b !== undefined && a > 0) put(`alignment_gain_${split}`, b / a);
-      if (b !== undefined) put(`alignment_delta_${split}`, b - a);
+      if (a !== null && b !== undefined && b !== null && a > 0) put(`alignment_gain_${split}`, b / a);
+      if (a !== null && b !== undefined && b !== null) put(`alignment_delta_${split}`, b - a);
+      const win = result.metrics[tuned]?.[split]?.rewardWinRate;
+      if (win !== undefined) put(`reward_win_rate_${split}`, win);
     }
   }
   for (const sheet of result.sheets) ctx.track.image(basename(sheet), readFileSync(sheet));
   for (const split of Object.keys(result.metrics[names[0]] ?? {})) {
     const categories = Object.keys(result.metrics[names[0]][split].alignmentByCategory);
+    if (categories.length === 0) continue; // free-text prompts: no judge, no categories
     const series = names.map((n) => ({
       name: n,
       values: categories.map((c) => result.metrics[n]?.[split]?.alignmentByCategory[c] ?? 0),
