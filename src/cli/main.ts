@@ -41,6 +41,10 @@ const verbs: Record<string, Verb> = {
     summary: 'serve the labelling page on its own',
     load: lazy('../labels/cli.ts', 'runLabelServer'),
   },
+  sample: {
+    summary: "text to image with a model folder (e.g. from a diffusers run's initial latents)",
+    load: lazy('./sample.ts'),
+  },
   gradcheck: {
     summary: "compare the training engine's gradients with finite differences",
     load: lazy('../train/gradcheck-cli.ts', 'runGradcheck'),
