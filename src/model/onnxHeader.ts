@@ -43,6 +43,23 @@ const GRAPH_OUTPUT = 12;
  * (which a whole-file decode could not even hold: Node buffers stop at 2 GiB).
  */
 export function readOnnxSignature(path: string): OnnxSignature {
+  return walkGraph(path, (reader, graph) => {
+    const inputs: TensorSignature[] = [];
+    const outputs: TensorSignature[] = [];
+    for (const f of reader.fields(graph.start, graph.end)) {
+      if (f.wire !== 2 || (f.field !== GRAPH_INPUT && f.field !== GRAPH_OUTPUT)) continue;
+      const info = onnx.ValueInfoProto.decode(reader.bytes(f.start, f.end));
+      (f.field === GRAPH_INPUT ? inputs : outputs).push(signature(info));
+    }
+    return { inputs, outputs };
+  });
+}
+
+/** Opens a model file, finds its graph field and hands both to `read`; any failure is a NotOnnxError. */
+function walkGraph<T>(
+  path: string,
+  read: (reader: FieldReader, graph: { start: number; end: number }) => T,
+): T {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -54,14 +71,7 @@ export function readOnnxSignature(path: string): OnnxSignature {
       if (f.field === MODEL_GRAPH && f.wire === 2) graph = { start: f.start, end: f.end };
     }
     if (!sawIrVersion || !graph) throw new NotOnnxError('no ONNX ir_version or graph field');
-    const inputs: TensorSignature[] = [];
-    const outputs: TensorSignature[] = [];
-    for (const f of reader.fields(graph.start, graph.end)) {
-      if (f.wire !== 2 || (f.field !== GRAPH_INPUT && f.field !== GRAPH_OUTPUT)) continue;
-      const info = onnx.ValueInfoProto.decode(reader.bytes(f.start, f.end));
-      (f.field === GRAPH_INPUT ? inputs : outputs).push(signature(info));
-    }
-    return { inputs, outputs };
+    return read(reader, graph);
   } catch (err) {
     if (err instanceof NotOnnxError) throw err;
     throw new NotOnnxError((err as Error).message);
@@ -164,13 +174,7 @@ export interface OnnxGraphOutline {
  * fields are walked and its data skipped, so even multi-GiB inline weights cost only seeks.
  */
 export function readOnnxOutline(path: string): OnnxGraphOutline {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const reader = new FieldReader(fd, size);
-    let graph: { start: number; end: number } | undefined;
-    for (const f of reader.fields(0, size)) if (f.field === MODEL_GRAPH && f.wire === 2) graph = f;
-    if (!graph) throw new NotOnnxError('no ONNX graph field');
+  return walkGraph(path, (reader, graph) => {
     const outline: OnnxGraphOutline = { nodes: [], initializerDims: new Map() };
     for (const f of reader.fields(graph.start, graph.end)) {
       if (f.wire !== 2) continue;
@@ -202,10 +206,5 @@ export function readOnnxOutline(path: string): OnnxGraphOutline {
       }
     }
     return outline;
-  } catch (err) {
-    if (err instanceof NotOnnxError) throw err;
-    throw new NotOnnxError((err as Error).message);
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -1,11 +1,13 @@
 // Latent model folders that are incomplete or inconsistent: each is one sentence naming the file
 // and what to do (copies of the tiny SD fixture, broken one way each).
-import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ModelFolderError, loadModelFolder } from '../../src/model/loader';
+import { assertOneSentence as oneSentence } from '../helpers/errors';
+
+const assertOneSentence = (fn: () => unknown, pattern: RegExp) => oneSentence(fn, ModelFolderError, pattern);
 import { GraphBuilder } from '../../src/train/builder';
 import { saveModel } from '../../src/train/ir';
 
@@ -18,15 +20,6 @@ function broken(layout: string, name: string, edit: (dir: string) => void): stri
   cpSync(join(FIXTURE, layout), dir, { recursive: true });
   edit(dir);
   return dir;
-}
-
-function assertOneSentence(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: Error) => {
-    assert.ok(err instanceof ModelFolderError, `${err.name}: ${err.message}`);
-    assert.match(err.message, pattern);
-    assert.doesNotMatch(err.message, /\n/);
-    return true;
-  });
 }
 
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ModelFolderError, loadModelFolder } from '../../src/model/loader';
+import { assertOneSentence as oneSentence } from '../helpers/errors';
+
+const assertOneSentence = (fn: () => unknown, pattern: RegExp) => oneSentence(fn, ModelFolderError, pattern);
 import { readOnnxSignature } from '../../src/model/onnxHeader';
 import { buildTinyModel } from '../../src/model/tiny';
 import { GraphBuilder } from '../../src/train/builder';
@@ -22,15 +25,6 @@ function broken(name: string, change: (dir: string) => void): string {
   cpSync(tiny, dir, { recursive: true });
   change(dir);
   return dir;
-}
-
-function assertOneSentence(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: Error) => {
-    assert.ok(err instanceof ModelFolderError, `${err.name}: ${err.message}`);
-    assert.match(err.message, pattern);
-    assert.ok(!err.message.includes('\n') && !err.message.includes('    at '), err.message);
-    return true;
-  });
 }
 
 test('the tiny model folder loads, as a pixel-space model', () => {

@@ -12,6 +12,7 @@ import {
   encodeSafetensors,
   LoraExportError,
   writeDiffusersLora,
+  type SafetensorsTensor,
 } from '../../src/train/lora-export';
 import { moduleWeights, resolveLoraTargets } from '../../src/train/module-names';
 import type { onnx } from '../../src/train/onnx';
@@ -62,6 +63,22 @@ function upDown(up: { dims: number[]; data: Float32Array }, down: { data: Float3
   return p;
 }
 
+/** diffusers adds up @ down to each torch weight: that must equal mergeLora's change to it. */
+function assertDeltasMatch(
+  base: onnx.ModelProto,
+  lora: LoraModel,
+  tensors: ReadonlyMap<string, SafetensorsTensor>,
+) {
+  const merged = mergeLora(lora.model, lora.adapters);
+  const modules = new Map(moduleWeights(base).map((w) => [w.initializer, w]));
+  for (const ad of lora.adapters) {
+    const m = modules.get(ad.target)!;
+    const up = tensors.get(`unet.${m.module}.lora.up.weight`)!;
+    const down = tensors.get(`unet.${m.module}.lora.down.weight`)!;
+    assertClose(upDown(up, down), torchDelta(base, merged, ad.target, m.transposed), m.module!);
+  }
+}
+
 function assertClose(a: Float32Array, b: Float32Array, what: string) {
   assert.equal(a.length, b.length, what);
   let worst = 0;
@@ -88,14 +105,7 @@ for (const layout of ['pipeline', 'conversion', 'optimum']) {
         Object.fromEntries(Object.entries(want.keys).sort()),
       );
       // diffusers loads this format with scale 1: W_torch + up @ down must equal mergeLora's W.
-      const merged = mergeLora(lora.model, lora.adapters);
-      const modules = new Map(moduleWeights(base).map((w) => [w.initializer, w]));
-      for (const ad of lora.adapters) {
-        const m = modules.get(ad.target)!;
-        const up = tensors.get(`unet.${m.module}.lora.up.weight`)!;
-        const down = tensors.get(`unet.${m.module}.lora.down.weight`)!;
-        assertClose(upDown(up, down), torchDelta(base, merged, ad.target, m.transposed), m.module!);
-      }
+      assertDeltasMatch(base, lora, tensors);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -111,14 +121,7 @@ test('conv and Gemm adapters export in peft form: down [r, in, kh, kw], up [out,
   assert.deepEqual(tensors.get(`${conv}.up.weight`)!.dims, [16, 4, 1, 1]);
   assert.deepEqual(tensors.get('unet.mid_block.resnets.0.time_emb_proj.lora.down.weight')!.dims, [4, 64]);
   assert.deepEqual(tensors.get('unet.mid_block.resnets.0.time_emb_proj.lora.up.weight')!.dims, [32, 4]);
-  const merged = mergeLora(lora.model, lora.adapters);
-  const modules = new Map(moduleWeights(base).map((w) => [w.initializer, w]));
-  for (const ad of lora.adapters) {
-    const m = modules.get(ad.target)!;
-    const up = tensors.get(`unet.${m.module}.lora.up.weight`)!;
-    const down = tensors.get(`unet.${m.module}.lora.down.weight`)!;
-    assertClose(upDown(up, down), torchDelta(base, merged, ad.target, m.transposed), m.module!);
-  }
+  assertDeltasMatch(base, lora, tensors);
 });
 
 test('a weight with no torch module name is refused with one sentence', () => {
