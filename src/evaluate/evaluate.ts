@@ -105,7 +105,13 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   const batchSize = Math.max(1, p.sampler?.batch_size ?? 8);
   mkdirSync(input.outDir, { recursive: true });
 
-  if ((input.prompts ?? []).some(({ text }) => !parsePrompt(text))) {
+  const freeText = (input.prompts ?? []).find(({ text }) => !parsePrompt(text));
+  if (freeText) {
+    if (!reward) {
+      throw new EvaluateInputError(
+        `The evaluate stage measures free-text prompts such as "${freeText.text}" with a reward model (the shapes judge reads only shapes prompts); add reward: <reward stage>.`,
+      );
+    }
     try {
       return await evaluateFreeText(input, reward, { seeds, scheduler, batchSize });
     } finally {

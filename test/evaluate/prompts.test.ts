@@ -42,7 +42,7 @@ test('given seen prompts are evaluated as the seen split; unseen, which none of 
   }
 });
 
-test('a given prompt outside the shapes domain is refused in one sentence', async () => {
+test('a free-text prompt without a reward model to measure it is refused in one sentence', async () => {
   await assert.rejects(
     evaluate({
       params,
@@ -52,7 +52,8 @@ test('a given prompt outside the shapes domain is refused in one sentence', asyn
     }),
     {
       name: 'EvaluateInputError',
-      message: `The evaluate stage judges prompts of the shapes domain; "a photo of a cat" is not one (drop its 'prompts' or use a shapes prompts stage).`,
+      message:
+        'The evaluate stage measures free-text prompts such as "a photo of a cat" with a reward model (the shapes judge reads only shapes prompts); add reward: <reward stage>.',
     },
   );
 });
