@@ -29,6 +29,14 @@ Goldens (golden/, little-endian .npy, float32 unless said):
   or reshaped for GroupNorm's [C, 1, 1]), found by value; lora-keys.json: the keys and shapes of diffusers' pytorch_lora_weights
   .safetensors for LoRA rank 4 on to_q, to_k, to_v, to_out.0.
 
+`--save-diffusers DIR` instead saves the random pipeline in the diffusers layout, to check the
+emulated optimum/ layout against optimum-onnx's real exporter in its own venv
+(scripts/reference/requirements-optimum.txt):
+    /tmp/optvenv/bin/optimum-cli export onnx --model DIR --task text-to-image OUT
+and compare: node bin/alignrun.js sample OUT --latents golden/init_latents.npy ... --out X. transformers 4.57 loads
+the text encoder that transformers 5 saved wrongly, so OUT's text_encoder differs; its UNet and
+VAE match diffusers like the emulated ones.
+
 `--check-lora FILE` instead loads FILE into the fixture pipeline with diffusers' load_lora_weights
 and prints how far its UNet output moves (a LoRA file alignrun wrote must load there).
 """
@@ -451,6 +459,10 @@ def check_lora(file):
 def main():
     if sys.argv[1:2] == ["--check-lora"]:
         return check_lora(sys.argv[2])
+    if sys.argv[1:2] == ["--save-diffusers"]:
+        pipe = build()
+        pipe.save_pretrained(sys.argv[2])
+        return tidy_tokenizer(Path(sys.argv[2]) / "tokenizer")
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "test" / "fixtures" / "sd-tiny")
     root.mkdir(parents=True, exist_ok=True)
     gold = root / "golden"
