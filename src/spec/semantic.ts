@@ -160,6 +160,12 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
           'add reward: <reward stage>',
         );
       if (s.pretrain_data?.source === 'folder') {
+        if (s.pretrain_data.misdescribe)
+          at(
+            p('pretrain_data', 'misdescribe'),
+            "misdescribe recaptions rendered shapes images, but source is 'folder', whose captions come from metadata.jsonl",
+            'drop misdescribe, or use source: shapes',
+          );
         if (!s.pretrain_data.path) at(p('pretrain_data'), "pretrain_data source 'folder' needs a 'path'");
         else {
           checkPath(p('pretrain_data', 'path'), s.pretrain_data.path, 'dir', 'pretraining data folder', true);

@@ -289,9 +289,12 @@ export interface FinetuneStage extends StageCommon {
   pretrain_data?: {
     source?: 'shapes' | 'folder';
     /**
-     * Folder of image-caption pairs (source: folder).
+     * A Hugging Face imagefolder (source: folder): images beside a metadata.jsonl of {file_name, text} lines, relative to the spec file. Resized on the shorter side and centre-cropped to the model; VAE-encoded once for latent models.
      */
     path?: string;
+    /**
+     * Pretraining samples: rendered images (source: shapes), or the first N images of metadata.jsonl (source: folder).
+     */
     size?: number;
     /**
      * Share of rendered images (source: shapes) captioned with one wrong count, colour or background word, as the base model's pretraining data was.
@@ -318,7 +321,7 @@ export interface Lora {
   rank?: number;
   alpha?: number;
   /**
-   * Glob patterns of weight names that get adapters.
+   * Modules that get adapters, as diffusers/peft name them: a name matches modules whose path ends with it (to_q, to_out.0), a glob matches whole module paths (down_blocks.*.attentions.*); a pattern naming no module is matched against weight (initializer) names.
    *
    * @minItems 1
    */
@@ -692,7 +695,7 @@ export interface Lora1 {
   rank?: number;
   alpha?: number;
   /**
-   * Glob patterns of weight names that get adapters.
+   * Modules that get adapters, as diffusers/peft name them: a name matches modules whose path ends with it (to_q, to_out.0), a glob matches whole module paths (down_blocks.*.attentions.*); a pattern naming no module is matched against weight (initializer) names.
    *
    * @minItems 1
    */
@@ -727,9 +730,12 @@ export interface FinetuneStage1 {
   pretrain_data?: {
     source?: 'shapes' | 'folder';
     /**
-     * Folder of image-caption pairs (source: folder).
+     * A Hugging Face imagefolder (source: folder): images beside a metadata.jsonl of {file_name, text} lines, relative to the spec file. Resized on the shorter side and centre-cropped to the model; VAE-encoded once for latent models.
      */
     path?: string;
+    /**
+     * Pretraining samples: rendered images (source: shapes), or the first N images of metadata.jsonl (source: folder).
+     */
     size?: number;
     /**
      * Share of rendered images (source: shapes) captioned with one wrong count, colour or background word, as the base model's pretraining data was.
