@@ -49,17 +49,31 @@ export async function compileSpec(validated: ValidatedSpec, opts: CompileOptions
   const baseDir = dirname(specFile);
   const hashCache = join(opts.stateDir ?? defaultStateDir(), 'content-hashes.json');
 
+  // Plan-wide model entries. A trial whose sweep changes a model (e.g. models.base.path) gets an
+  // entry of its own, keyed `name@<hash of its settings>`, so trials compare base models.
   const models: Record<string, ResolvedModel> = {};
-  for (const [name, m] of Object.entries(spec.models ?? {})) {
-    const path = resolve(baseDir, m.path);
-    models[name] = {
-      name,
-      path,
-      contentHash: await contentHash(path, hashCache),
-      providers: m.providers ?? ['cpu'],
-      allowCpuFallback: m.allow_cpu_fallback ?? true,
-    };
-  }
+  const resolveModels = async (defs: Experiment['models']): Promise<Record<string, ResolvedModel>> => {
+    const out: Record<string, ResolvedModel> = {};
+    for (const [name, m] of Object.entries(defs ?? {})) {
+      const path = resolve(baseDir, m.path);
+      const model: ResolvedModel = {
+        name,
+        path,
+        contentHash: await contentHash(path, hashCache),
+        providers: m.providers ?? ['cpu'],
+        allowCpuFallback: m.allow_cpu_fallback ?? true,
+      };
+      const settings = canonicalJson(model);
+      const key =
+        !models[name] || canonicalJson(models[name]) === settings
+          ? name
+          : `${name}@${sha256(settings).slice(0, 8)}`;
+      models[key] = model;
+      out[name] = { ...model, name: key };
+    }
+    return out;
+  };
+  await resolveModels(spec.models);
 
   const instances: Record<string, StageInstance> = {};
   const order: string[] = [];
@@ -70,9 +84,10 @@ export async function compileSpec(validated: ValidatedSpec, opts: CompileOptions
     const trialSpec = structuredClone(spec) as Experiment & Record<string, any>;
     for (const [path, value] of Object.entries(assignments[t])) setPath(trialSpec, path, value);
     const stages = expandRounds(trialSpec);
+    const trialModels = await resolveModels(trialSpec.models);
     const keys: Record<string, string> = {};
     for (const name of topoOrder(stages)) {
-      const inst = await buildInstance(name, stages[name], keys, trialSpec, models, baseDir, hashCache);
+      const inst = await buildInstance(name, stages[name], keys, trialSpec, trialModels, baseDir, hashCache);
       keys[name] = inst.key;
       const existing = instances[inst.key];
       if (existing) {
@@ -209,7 +224,7 @@ async function buildInstance(
     const ref: InputRef =
       use.name in keys
         ? { stage: use.name, key: keys[use.name] }
-        : { model: use.name, contentHash: models[use.name].contentHash };
+        : { model: models[use.name].name, contentHash: models[use.name].contentHash };
     const field = use.field.path.join('.');
     if (use.field.list) ((inputs[field] ??= []) as InputRef[]).push(ref);
     else inputs[field] = ref;

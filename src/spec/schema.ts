@@ -80,6 +80,9 @@ function allowedKeys(schema: JsonSchema, node: JsonSchema | undefined): string[]
   return [...keys];
 }
 
+/** Schema problems listed per file; the rest are counted in one line. */
+const MAX_SCHEMA_DIAGNOSTICS = 50;
+
 export function validateSchema(src: SpecSource): Diagnostic[] {
   const { schema, validate } = experimentSchema();
   if (validate(src.value)) return [];
@@ -95,8 +98,22 @@ export function validateSchema(src: SpecSource): Diagnostic[] {
   const anyOfPaths = new Map<string, ErrorObject>();
   for (const e of errors) if (e.keyword === 'anyOf') anyOfPaths.set(e.instancePath, e);
 
-  for (const e of errors) {
+  for (const [i, e] of errors.entries()) {
     const path = toSegments(e.instancePath);
+    if (out.length >= MAX_SCHEMA_DIAGNOSTICS) {
+      // Thousands of problems (a generated or hostile file) would take longer to place than to fix.
+      // Placed at the end of the file, so it prints after the problems it follows.
+      const end = src.lines.linePos(src.text.length);
+      out.push({
+        file: src.file,
+        line: end.line,
+        col: end.col,
+        path: '',
+        message: `${errors.length - i} more schema problem(s) after these, not listed`,
+        hint: 'fix the ones above first',
+      });
+      break;
+    }
     const p = e.params as Record<string, any>;
     // Alternatives (sweep parameter values): one message for the whole value, unless the value
     // clearly picked a branch ({distribution: ...} or {values: ...}), whose own errors are then

@@ -4,11 +4,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ImageFolderError, readImageFolder } from '../finetune/imagefolder-metadata';
-import { didYouMean, type Diagnostic } from './diagnostics';
+import { didYouMean, isError, type Diagnostic } from './diagnostics';
 import type { StageKind } from './plan';
-import { MODEL_STAGE_KINDS, stageRefs } from './refs';
+import { MODEL_STAGE_KINDS, REF_FIELDS, stageRefs, type RefUse } from './refs';
 import { experimentSchema, show } from './schema';
 import { locate, pathToString, type PathSegment, type SpecSource } from './source';
+import { gridSize, MAX_TRIALS } from './sweep';
 import { sweepTargetSchema, type SweepParameter } from './sweep-schema';
 import type { Experiment } from './types.gen';
 
@@ -51,47 +52,8 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
   for (const [name, stage] of Object.entries(stages)) {
     const deps: string[] = [];
     for (const use of stageRefs(stage.kind, stage)) {
-      const where: PathSegment[] = ['stages', name, ...use.path];
-      const target = stages[use.name];
-      if (use.field.target === 'model') {
-        if (use.name in models) continue;
-        if (target && MODEL_STAGE_KINDS.includes(target.kind)) {
-          deps.push(use.name);
-          continue;
-        }
-        if (target) {
-          at(
-            where,
-            `'${use.name}' is a ${target.kind} stage, not a model`,
-            'name a model from models: or a finetune/pretrain stage',
-          );
-        } else {
-          const modelStages = stageNames.filter((s) => MODEL_STAGE_KINDS.includes(stages[s].kind));
-          at(
-            where,
-            `unknown model '${use.name}'`,
-            didYouMean(use.name, [...Object.keys(models), ...modelStages]) ?? 'define it under models:',
-          );
-        }
-        continue;
-      }
-      const kinds = use.field.target;
-      if (!target) {
-        at(
-          where,
-          `unknown stage '${use.name}'`,
-          didYouMean(
-            use.name,
-            stageNames.filter((s) => kinds.includes(stages[s].kind)),
-          ) ?? didYouMean(use.name, stageNames),
-        );
-      } else if (use.name === name) {
-        at(where, `stage '${name}' cannot take its own output`);
-      } else if (!kinds.includes(target.kind)) {
-        at(where, `'${use.name}' is a ${target.kind} stage; this field needs a ${kinds.join(' or ')} stage`);
-      } else {
-        deps.push(use.name);
-      }
+      const dep = checkRef(name, use, ['stages', name, ...use.path]);
+      if (dep) deps.push(dep);
     }
     edges.set(name, deps);
     checkStageOptions(name, stage);
@@ -100,6 +62,78 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
   if (spec.rounds) checkRounds(spec.rounds);
   if (spec.sweep) checkSweep(spec);
   return out;
+
+  /** Checks one reference; returns the stage it makes `name` depend on, if any. */
+  function checkRef(name: string, use: RefUse, where: PathSegment[]): string | undefined {
+    const target = stages[use.name];
+    if (use.field.target === 'model') {
+      if (use.name in models) return undefined;
+      if (target && MODEL_STAGE_KINDS.includes(target.kind)) {
+        return use.name;
+      }
+      if (target) {
+        at(
+          where,
+          `'${use.name}' is a ${target.kind} stage, not a model`,
+          'name a model from models: or a finetune/pretrain stage',
+        );
+      } else {
+        const modelStages = stageNames.filter((s) => MODEL_STAGE_KINDS.includes(stages[s].kind));
+        at(
+          where,
+          `unknown model '${use.name}'`,
+          didYouMean(use.name, [...Object.keys(models), ...modelStages]) ?? 'define it under models:',
+        );
+      }
+      return undefined;
+    }
+    const kinds = use.field.target;
+    if (!target) {
+      at(
+        where,
+        `unknown stage '${use.name}'`,
+        didYouMean(
+          use.name,
+          stageNames.filter((s) => kinds.includes(stages[s].kind)),
+        ) ?? didYouMean(use.name, stageNames),
+      );
+    } else if (use.name === name) {
+      at(where, `stage '${name}' cannot take its own output`);
+    } else if (!kinds.includes(target.kind)) {
+      at(where, `'${use.name}' is a ${target.kind} stage; this field needs a ${kinds.join(' or ')} stage`);
+    } else {
+      return use.name;
+    }
+    return undefined;
+  }
+
+  /**
+   * Swept values that name inputs are checked like the spec's own: references to models and
+   * stages, and model folders (their absence a warning here, an error when planned).
+   */
+  function checkSweptInputs(dotted: string, param: SweepParameter, where: PathSegment[]) {
+    const listed: [unknown, PathSegment[]][] = Array.isArray(param)
+      ? param.map((v, i) => [v, [...where, i]])
+      : 'values' in param && param.values
+        ? param.values.map((v, i) => [v, [...where, 'values', i]])
+        : [];
+    const parts = dotted.split('.');
+    if (parts[0] === 'models' && parts.length === 3 && parts[2] === 'path') {
+      for (const [v, path] of listed)
+        if (typeof v === 'string') checkPath(path, v, 'dir', 'model folder', true);
+      return;
+    }
+    const stage = parts[0] === 'stages' ? stages[parts[1]] : undefined;
+    const field = stage && REF_FIELDS[stage.kind]?.find((f) => f.path.join('.') === parts.slice(2).join('.'));
+    if (!field) return;
+    for (const [v, path] of listed) {
+      if (field.list && Array.isArray(v))
+        v.forEach((n, i) =>
+          checkRef(parts[1], { field, path: [...field.path, i], name: String(n) }, [...path, i]),
+        );
+      else if (typeof v === 'string') checkRef(parts[1], { field, path: field.path, name: v }, path);
+    }
+  }
 
   /** Big inputs (weights, datasets) may exist only on the GPU machines: `remote` makes absence a warning. */
   function checkPath(path: PathSegment[], rel: string, want: 'file' | 'dir', what: string, remote = false) {
@@ -237,6 +271,7 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
         continue;
       }
       const param = raw as SweepParameter;
+      checkSweptInputs(dotted, param, where);
       const check = (v: unknown, path: PathSegment[]) => {
         const validate = ajv.compile(target.schema);
         if (!validate(v))
@@ -274,6 +309,16 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
           );
         }
       }
+    }
+    if (sweep.method !== 'random' && sweep.max_trials === undefined && !out.some(isError)) {
+      const size = gridSize(sweep);
+      if (size > MAX_TRIALS)
+        at(
+          ['sweep', 'parameters'],
+          `the grid has ${size.toLocaleString('en-US')} trials, more than alignrun plans (${MAX_TRIALS.toLocaleString('en-US')})`,
+          'set max_trials to run the first N, or use method: random',
+          true,
+        );
     }
     if (sweep.method === 'random' && sweep.max_trials === undefined)
       at(['sweep'], 'a random sweep needs max_trials', 'add max_trials: 16', true);

@@ -1,7 +1,17 @@
 // Loads a spec file as YAML while keeping source positions, so every later check can report
 // file:line:col. YAML problems (tabs, duplicate keys, bad indentation) become diagnostics too.
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { Diagnostic } from './diagnostics';
 
 export interface SpecSource {
@@ -33,13 +43,34 @@ export function loadSpecSource(
       return { diagnostics: [{ file, line: 1, col: 1, path: '', message: `cannot read spec: ${why}` }] };
     }
   }
+  if (Buffer.byteLength(text) > MAX_SPEC_BYTES) {
+    const mib = (Buffer.byteLength(text) / 2 ** 20).toFixed(1);
+    return {
+      diagnostics: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: '',
+          message: `the spec is ${mib} MiB; alignrun reads specs of up to ${MAX_SPEC_BYTES / 2 ** 20} MiB`,
+          hint: 'keep long lists (prompts, labels) in files the spec names',
+        },
+      ],
+    };
+  }
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    uniqueKeys: true,
-    prettyErrors: false,
-    merge: false,
-  });
+  const at = (offset: number, message: string, hint?: string) => {
+    const pos = lines.linePos(offset);
+    return { diagnostics: [{ file, line: pos.line, col: pos.col, path: '', message, hint }] };
+  };
+  let doc: Document.Parsed;
+  try {
+    // Duplicate keys are found below in linear time (the parser's own check is quadratic).
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: false });
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return at(0, `YAML error: the spec nests too deeply to read (more than ${MAX_DEPTH} levels are refused)`);
+  }
   // Only the first YAML error: the ones after it are mostly the parser recovering from it.
   const first = doc.errors[0];
   if (first) {
@@ -50,7 +81,20 @@ export function loadSpecSource(
       ],
     };
   }
-  const value = doc.toJS({ maxAliasCount: 100 });
+  const shape = checkShape(doc);
+  if (shape) return at(shape.offset, shape.message, shape.hint);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    if (!(e instanceof ReferenceError || e instanceof RangeError)) throw e;
+    const alias = firstAlias(doc);
+    return at(
+      alias,
+      'YAML error: aliases expand to too much data (more than 100 expansions of one anchor)',
+      'repeat the values, or use a sweep for variations',
+    );
+  }
   if (value === null || value === undefined) {
     return {
       diagnostics: [
@@ -68,6 +112,69 @@ export function loadSpecSource(
   return { source: { file, text, doc, lines, value }, diagnostics: [] };
 }
 
+/** Specs are hand-written files of a few KB: these bounds refuse hostile or runaway input in time. */
+const MAX_SPEC_BYTES = 2 ** 20;
+const MAX_DEPTH = 64;
+const MAX_NODES = 100_000;
+
+/**
+ * One walk over the parsed document (iterative, so depth cannot overflow the stack): duplicate
+ * keys (a Set per mapping), YAML merge keys, nesting depth and node count.
+ */
+function checkShape(doc: Document.Parsed): { offset: number; message: string; hint?: string } | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 1 }];
+  let count = 0;
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    const offset = node.range?.[0] ?? 0;
+    if (depth > MAX_DEPTH)
+      return { offset, message: `YAML error: the spec nests more than ${MAX_DEPTH} levels deep` };
+    count += node.items.length;
+    if (count > MAX_NODES) {
+      return {
+        offset,
+        message: `YAML error: the spec has more than ${MAX_NODES.toLocaleString('en-US')} entries`,
+        hint: 'keep long lists (prompts, labels) in files the spec names',
+      };
+    }
+    if (isSeq(node)) {
+      for (const item of node.items) stack.push({ node: item, depth: depth + 1 });
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      const keyOffset = (pair.key as Node | null)?.range?.[0] ?? offset;
+      if (key === '<<' && isScalar(pair.key) && pair.key.source === '<<') {
+        return {
+          offset: keyOffset,
+          message: 'YAML merge keys (<<) are not supported',
+          hint: 'write the fields out, or vary them with a sweep',
+        };
+      }
+      if (key !== undefined) {
+        if (seen.has(key)) return { offset: keyOffset, ...yamlMessage('DUPLICATE_KEY', '') };
+        seen.add(key);
+      }
+      stack.push({ node: pair.value, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** Where the document's first alias is (for an alias-expansion diagnostic). */
+function firstAlias(doc: Document.Parsed): number {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset ?? 0;
+}
+
 function yamlMessage(code: string, raw: string): { message: string; hint?: string } {
   const first = raw
     .split('\n')[0]
@@ -79,6 +186,10 @@ function yamlMessage(code: string, raw: string): { message: string; hint?: strin
       : "list '[ ... ]' is not closed with ']'";
     return { message: `YAML error: a flow ${what}`, hint: 'check the line above' };
   }
+  if (/Maximum call stack/.test(raw))
+    return {
+      message: `YAML error: the spec nests too deeply to read (more than ${MAX_DEPTH} levels are refused)`,
+    };
   switch (code) {
     case 'DUPLICATE_KEY':
       return { message: 'YAML error: duplicate key', hint: 'each key may appear once in a mapping' };

@@ -7,6 +7,14 @@ import type { Sweep } from './types.gen';
 
 export type Assignment = Record<string, unknown>;
 
+/** The most trials a plan holds (the schema's limit on max_trials). */
+export const MAX_TRIALS = 10_000;
+
+/** Trials in the full grid: the product of each parameter's value count, computed, not built. */
+export function gridSize(sweep: Sweep): number {
+  return (Object.values(sweep.parameters) as SweepParameter[]).reduce((n, p) => n * gridCount(p), 1);
+}
+
 export function expandSweep(sweep: Sweep | undefined): Assignment[] {
   if (!sweep) return [{}];
   const entries = Object.entries(sweep.parameters) as [string, SweepParameter][];
@@ -16,21 +24,38 @@ export function expandSweep(sweep: Sweep | undefined): Assignment[] {
       Object.fromEntries(entries.map(([path, p]) => [path, draw(p, unitDraw(sweep.seed ?? 0, t, path))])),
     );
   }
-  let trials: Assignment[] = [{}];
-  for (const [path, p] of entries) {
-    const values = gridValues(p);
-    trials = trials.flatMap((a) => values.map((v) => ({ ...a, [path]: v })));
+  // Trial t of the grid decoded in mixed radix (the last parameter varies fastest), so a capped
+  // grid builds only its first max_trials trials however large the product is.
+  const n = Math.min(sweep.max_trials ?? Infinity, gridSize(sweep));
+  if (n > MAX_TRIALS) {
+    throw new RangeError(`the grid has ${gridSize(sweep)} trials, more than ${MAX_TRIALS}; set max_trials.`);
   }
-  return sweep.max_trials !== undefined ? trials.slice(0, sweep.max_trials) : trials;
+  const counts = entries.map(([, p]) => gridCount(p));
+  return Array.from({ length: n }, (_, t) => {
+    const a: Assignment = {};
+    let rest = t;
+    for (let k = entries.length - 1; k >= 0; k--) {
+      a[entries[k][0]] = gridValue(entries[k][1], rest % counts[k]);
+      rest = Math.floor(rest / counts[k]);
+    }
+    // Keys in parameter order, as the product built them.
+    return Object.fromEntries(entries.map(([path]) => [path, a[path]]));
+  });
 }
 
-function gridValues(p: SweepParameter): unknown[] {
-  if (Array.isArray(p)) return p;
+function gridCount(p: SweepParameter): number {
+  if (Array.isArray(p)) return p.length;
   if ('distribution' in p) {
-    if (p.distribution === 'int') return Array.from({ length: p.max! - p.min! + 1 }, (_, i) => p.min! + i);
-    return p.values ?? [];
+    if (p.distribution === 'int') return Math.max(0, p.max! - p.min! + 1);
+    return p.values?.length ?? 0;
   }
-  return p.values;
+  return p.values.length;
+}
+
+function gridValue(p: SweepParameter, i: number): unknown {
+  if (Array.isArray(p)) return p[i];
+  if ('distribution' in p) return p.distribution === 'int' ? p.min! + i : p.values![i];
+  return p.values[i];
 }
 
 /** A uniform number in [0, 1) from a hash, independent per (seed, trial, path). */

@@ -17,7 +17,9 @@ export const run: StageImplementation = async (input, ctx) => {
   const p = input.instance.params as EvaluateParams;
   const refs = ([] as InputRef[]).concat(input.instance.inputs.models ?? []);
   const models: Record<string, string> = {};
-  for (const ref of refs) models['model' in ref ? ref.model : ref.stage] = await modelFolder(input, ctx, ref);
+  // A swept model's plan entry is keyed name@hash; metrics use its spec name.
+  for (const ref of refs)
+    models['model' in ref ? input.models[ref.model].name : ref.stage] = await modelFolder(input, ctx, ref);
   const rewardIn = input.instance.inputs.reward;
   const rewardDir =
     rewardIn && !Array.isArray(rewardIn)
