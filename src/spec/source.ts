@@ -2,6 +2,7 @@
 // file:line:col. YAML problems (tabs, duplicate keys, bad indentation) become diagnostics too.
 import { readFileSync } from 'node:fs';
 import {
+  isAlias,
   isMap,
   isPair,
   isScalar,
@@ -88,9 +89,16 @@ export function loadSpecSource(
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     if (!(e instanceof ReferenceError || e instanceof RangeError)) throw e;
-    const alias = firstAlias(doc);
+    const unresolved = firstAlias(doc, true);
+    if (unresolved) {
+      return at(
+        unresolved.offset,
+        `YAML error: alias '*${unresolved.name}' has no anchor '&${unresolved.name}' before it`,
+        'define the anchor first, or write the value out',
+      );
+    }
     return at(
-      alias,
+      firstAlias(doc)?.offset ?? 0,
       'YAML error: aliases expand to too much data (more than 100 expansions of one anchor)',
       'repeat the values, or use a sweep for variations',
     );
@@ -163,16 +171,25 @@ function checkShape(doc: Document.Parsed): { offset: number; message: string; hi
   return undefined;
 }
 
-/** Where the document's first alias is (for an alias-expansion diagnostic). */
-function firstAlias(doc: Document.Parsed): number {
-  let offset: number | undefined;
-  visit(doc, {
-    Alias(_, node) {
-      offset = node.range?.[0];
-      return visit.BREAK;
-    },
+/**
+ * The document's first alias, or with `unresolved` its first alias whose anchor does not come
+ * before it (anchors are collected as the walk passes them, in document order).
+ */
+function firstAlias(doc: Document.Parsed, unresolved = false): { offset: number; name: string } | undefined {
+  const anchors = new Set<string>();
+  let found: { offset: number; name: string } | undefined;
+  visit(doc, (_, node) => {
+    if (isAlias(node)) {
+      if (!unresolved || !anchors.has(node.source)) {
+        found = { offset: node.range?.[0] ?? 0, name: node.source };
+        return visit.BREAK;
+      }
+    } else if (node && typeof node === 'object' && 'anchor' in node && typeof node.anchor === 'string') {
+      anchors.add(node.anchor);
+    }
+    return undefined;
   });
-  return offset ?? 0;
+  return found;
 }
 
 function yamlMessage(code: string, raw: string): { message: string; hint?: string } {

@@ -142,3 +142,8 @@ test('a sweep over a model path plans one generate per model folder', async () =
   // The prompts stage does not depend on the model: one instance serves both trials.
   assert.equal(Object.values(plan!.instances).filter((i) => i.kind === 'prompts').length, 1);
 });
+
+test('an alias used before its anchor is named, not a stack trace', () => {
+  const d = only(validate(`${HEAD}${STAGES}x: *a\ny: &a 1\n`), /alias '\*a' has no anchor '&a' before it/);
+  assert.deepEqual([d.line, d.col], [5, 4]);
+});
