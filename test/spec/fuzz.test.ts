@@ -2,9 +2,10 @@
 // from a fixed seed and budget. Whatever the input, validate (and plan, for what validates)
 // returns diagnostics with positions, never throws, and answers within a time bound.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { compileSpec } from '../../src/spec/compile';
 import { formatDiagnostic } from '../../src/spec/diagnostics';
 import { validateSpec } from '../../src/spec/validate';
@@ -125,6 +126,9 @@ function randomDocument(rng: Rng, depth = 0): string {
   }).join('\n');
 }
 
+const stateDir = mkdtempSync(join(tmpdir(), 'alignrun-fuzz-'));
+after(() => rmSync(stateDir, { recursive: true, force: true }));
+
 /** Inputs that validated and went on to planning. */
 let planned = 0;
 
@@ -135,7 +139,7 @@ async function check(label: string, text: string): Promise<void> {
     result = validateSpec(join('experiments', 'fuzz.yaml'), text);
     if (result.result) {
       planned++;
-      await compileSpec(result.result, { stateDir: join('.alignrun', 'fuzz-state') }).catch(planError);
+      await compileSpec(result.result, { stateDir }).catch(planError);
     }
   } catch (e) {
     assert.fail(`${label}: validate threw ${(e as Error).stack}\n--- input ---\n${text}`);
