@@ -16,6 +16,11 @@ export interface LabelServerOptions {
   port?: number;
   /** Default 127.0.0.1: raters on other machines need an explicit host (and a TLS proxy in front). */
   host?: string;
+  /**
+   * Deadlines in ms: for a request's headers (default 10 s), for the whole request (30 s), and for
+   * an idle keep-alive connection (5 s).
+   */
+  timeouts?: { headersMs?: number; requestMs?: number; idleMs?: number };
   /** Where unexpected errors are reported. Default: console.error. */
   log?: (line: string) => void;
 }
@@ -50,14 +55,32 @@ function loadPage(): { html: string; csp: string } {
   return { html, csp };
 }
 
+/** Headers past this size get 431 (Node's default size; a rater's request needs far less). */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/** The client aborted or reset the request: reading its body or writing the reply failed for that. */
+function clientWentAway(req: IncomingMessage, err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return (
+    req.destroyed ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ECONNABORTED' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err as Error)?.message === 'aborted'
+  );
+}
+
 export async function startLabelServer(options: LabelServerOptions): Promise<LabelServer> {
   const { store, port = 0, host = '127.0.0.1', log = (l: string) => console.error(l) } = options;
+  const timeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 5_000, ...options.timeouts };
   const page = loadPage();
   const record = groupCommitter(store);
 
   const authenticate = (req: IncomingMessage): Rater => {
     const header = req.headers.authorization ?? '';
-    const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(header);
+    // The scheme is case-insensitive (RFC 9110 section 11.1); the token is not.
+    const m = /^bearer +([A-Za-z0-9_-]{16,128})$/i.exec(header);
     if (!m) {
       throw new HttpError(
         401,
@@ -84,8 +107,8 @@ export async function startLabelServer(options: LabelServerOptions): Promise<Lab
       total: p.total,
       complete: p.complete,
       quorum: p.quorum,
+      // Raters see their own count and the task's, never each other's names or counts.
       mine,
-      perRater: p.perRater.map((r) => ({ name: r.name, labelled: r.labelled })),
     };
   };
 
@@ -217,6 +240,11 @@ export async function startLabelServer(options: LabelServerOptions): Promise<Lab
       if (err instanceof HttpError) sendJson(res, err.status, { error: err.message }, err.headers);
       else if (err instanceof LabelError) sendJson(res, STATUS_OF[err.code], { error: err.message });
       else {
+        if (clientWentAway(req, err)) {
+          // Not a failure of the server: one line, no stack.
+          log(`label server: ${req.method} ${req.url}: the client closed the connection before the reply`);
+          return;
+        }
         log(`label server: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
         if (!res.headersSent)
           sendJson(res, 500, { error: 'The server failed; the label was not stored. Try again.' });
@@ -225,9 +253,28 @@ export async function startLabelServer(options: LabelServerOptions): Promise<Lab
     }
   };
 
-  const server = createServer((req, res) => void handle(req, res));
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Node checks the deadlines below only this often (its default is 30 s).
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersMs / 2),
+    },
+    (req, res) => void handle(req, res),
+  );
+  // Slow or idle clients cannot hold connections open (slowloris): headers, whole requests and
+  // idle keep-alive connections each have a deadline.
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
+  server.keepAliveTimeout = timeouts.idleMs;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
