@@ -41,23 +41,16 @@ export function loadSpecSource(
           : code === 'EISDIR'
             ? 'is a directory, not a file'
             : String((e as Error).message);
-      return { diagnostics: [{ file, line: 1, col: 1, path: '', message: `cannot read spec: ${why}` }] };
+      return atStart(file, `cannot read spec: ${why}`);
     }
   }
   if (Buffer.byteLength(text) > MAX_SPEC_BYTES) {
     const mib = (Buffer.byteLength(text) / 2 ** 20).toFixed(1);
-    return {
-      diagnostics: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: '',
-          message: `the spec is ${mib} MiB; alignrun reads specs of up to ${MAX_SPEC_BYTES / 2 ** 20} MiB`,
-          hint: 'keep long lists (prompts, labels) in files the spec names',
-        },
-      ],
-    };
+    return atStart(
+      file,
+      `the spec is ${mib} MiB; alignrun reads specs of up to ${MAX_SPEC_BYTES / 2 ** 20} MiB`,
+      'keep long lists (prompts, labels) in files the spec names',
+    );
   }
   const lines = new LineCounter();
   const at = (offset: number, message: string, hint?: string) => {
@@ -104,20 +97,14 @@ export function loadSpecSource(
     );
   }
   if (value === null || value === undefined) {
-    return {
-      diagnostics: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: '',
-          message: 'the spec is empty',
-          hint: 'start from a file in experiments/',
-        },
-      ],
-    };
+    return atStart(file, 'the spec is empty', 'start from a file in experiments/');
   }
   return { source: { file, text, doc, lines, value }, diagnostics: [] };
+}
+
+/** A spec-wide problem, reported at the start of the file. */
+function atStart(file: string, message: string, hint?: string): { diagnostics: Diagnostic[] } {
+  return { diagnostics: [{ file, line: 1, col: 1, path: '', message, ...(hint ? { hint } : {}) }] };
 }
 
 /** Specs are hand-written files of a few KB: these bounds refuse hostile or runaway input in time. */
