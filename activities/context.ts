@@ -9,6 +9,7 @@ export function stageContext(
   store: ArtifactStore,
   tracking: RunTracking,
   input: StageInput,
+  heartbeat: (details?: unknown) => void,
 ): StageContext {
   const ctx = Context.current();
   const track = tracking.stageTrack(input.tracking, input.instance.stage);
@@ -20,7 +21,7 @@ export function stageContext(
     store,
     attempt: ctx.info.attempt,
     checkpoint: ctx.info.heartbeatDetails,
-    heartbeat: (details) => ctx.heartbeat(details),
+    heartbeat,
     signal: ctx.cancellationSignal,
     sleep: (ms) => ctx.sleep(ms),
     track: {

@@ -1,5 +1,6 @@
 // Test stage: records every real execution in the state folder's counter store (SQLite), so tests
-// can tell a cache hit from a re-run; holds for `params.ms` while heartbeating.
+// can tell a cache hit from a re-run; holds for `params.ms` while heartbeating, and fails its
+// first `params.fail_attempts` attempts (default none).
 import { CounterStore } from '../src/runtime/counters';
 import type { StageContext, StageImplementation, StageInput, StageOutput } from '../src/runtime/stage';
 
@@ -38,6 +39,8 @@ export const counter: StageImplementation = async (input, ctx) =>
       await ctx.sleep(Math.min(100, left));
       ctx.heartbeat();
     }
+    if (ctx.attempt <= Number(input.instance.params.fail_attempts ?? 0))
+      throw new Error(`counter: attempt ${ctx.attempt} fails, as the test asked`);
     const extra = (input.instance.params.metrics as Record<string, number> | undefined) ?? {};
     return {
       artifacts: {},

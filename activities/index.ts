@@ -2,13 +2,14 @@
 // activities the workflows call before and after a stage. On the workflows' batched path
 // (`record` in the input, see workflows/stage.ts) a stage activity reuses a cached result or
 // records its own, and logs the result's metrics to MLflow, before it returns.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { openArtifacts } from '../src/artifacts/index';
 import type { StageCache } from '../src/artifacts/cache';
 import type { StageResult } from '../src/artifacts/types';
 import type { StageImplementation, StageInput, StageOutput } from '../src/runtime/stage';
 import type { RecordedStage } from '../workflows/types';
 import { stageContext } from './context';
+import { liveHeartbeat } from './heartbeat';
 import { counter } from './counter';
 import { evaluate } from './evaluate';
 import { finetune } from './finetune';
@@ -40,7 +41,12 @@ export const stageRegistry: Record<string, StageImplementation> = {
  * Every activity a worker registers, bound to one state folder (artifacts, cache, counters) and
  * to the worker's MLflow trackers (`tracking`; the caller closes it when the worker stops).
  */
-export function createActivities(stateDir: string, tracking: RunTracking = new RunTracking(stateDir)) {
+export function createActivities(
+  stateDir: string,
+  tracking: RunTracking = new RunTracking(stateDir),
+  /** Where the line per stage event goes (see stageEvents); the worker command prints them. */
+  log: (line: string) => void = () => {},
+) {
   const { store, cache } = openArtifacts(stateDir);
   const activities: Record<string, (...args: any[]) => Promise<unknown>> = {
     ...createTrackingActivities(tracking),
@@ -64,11 +70,60 @@ export function createActivities(stateDir: string, tracking: RunTracking = new R
     },
   };
   for (const [kind, impl] of Object.entries(stageRegistry)) {
-    const execute = (input: StageInput) => impl(input, stageContext(stateDir, store, tracking, input));
+    const execute = async (input: StageInput) => {
+      const beat = liveHeartbeat();
+      try {
+        return await impl(input, stageContext(stateDir, store, tracking, input, beat.heartbeat));
+      } finally {
+        beat.stop();
+      }
+    };
     activities[kind] = (input: StageInput) =>
-      input.record ? recordedStage(input, execute, cache, tracking) : execute(input);
+      stageEvents<StageOutput | RecordedStage>(input, log, () =>
+        input.record ? recordedStage(input, execute, cache, tracking) : execute(input),
+      );
   }
   return activities;
+}
+
+/**
+ * One log line when an attempt of a stage starts (or retries) and one when it finishes, fails or
+ * is cancelled, each with the run (workflow id) and stage, so a failure can be traced from the
+ * worker's log alone.
+ */
+async function stageEvents<T>(
+  input: StageInput,
+  log: (line: string) => void,
+  run: () => Promise<T>,
+): Promise<T> {
+  const { info, cancellationSignal } = Context.current();
+  const max = input.instance.retry.maximumAttempts;
+  const what =
+    `run ${info.workflowExecution?.workflowId ?? '(none)'} stage ${input.instance.stage} ` +
+    `(${input.instance.kind}, attempt ${info.attempt}${max ? ` of ${max}` : ''})`;
+  const line = (event: string) => log(`${new Date().toISOString()} ${what} ${event}`);
+  const started = Date.now();
+  const took = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  line(info.attempt > 1 ? 'retrying' : 'started');
+  try {
+    const out = await run();
+    line((out as Partial<RecordedStage>).cached ? 'found in the cache' : `finished in ${took()}`);
+    return out;
+  } catch (err) {
+    if (cancellationSignal.aborted) line(`cancelled after ${took()}`);
+    else {
+      const last = (err as ApplicationFailure).nonRetryable || (max > 0 && info.attempt >= max);
+      line(`failed after ${took()}${last ? ', no attempts left' : ''}: ${causeText(err)}`);
+    }
+    throw err;
+  }
+}
+
+/** The innermost cause's message, on one line. */
+function causeText(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return String(e?.message || err).replace(/\s*\n\s*/g, ' ');
 }
 
 /**

@@ -46,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
         queues: queues as Queue[],
         gpuDevices: devices,
         shutdownGraceTime: values.grace,
+        log: (line) => process.stdout.write(`alignrun worker: ${line}\n`),
       });
       process.stdout.write(
         `alignrun worker: serving ${queues.join(', ')} on ${cfg.address} (pid ${process.pid})\n`,

@@ -30,6 +30,8 @@ export interface WorkerSetOptions {
   cpuSlots?: number;
   /** How long a stopping worker lets in-flight activities finish; default '30s'. */
   shutdownGraceTime?: string;
+  /** Receives a line per stage event (start, retry, finish, failure, cancellation); default none. */
+  log?: (line: string) => void;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -62,12 +64,15 @@ export class WorkerSet {
     const tracking = new RunTracking(opts.stateDir);
     // Calls a previous worker left undelivered (MLflow was away) go out now, not at the next run.
     tracking.resumePending();
-    const activities = createActivities(opts.stateDir, tracking);
+    const activities = createActivities(opts.stateDir, tracking, opts.log);
     const common = {
       connection: opts.connection,
       namespace: opts.namespace ?? 'default',
       activities,
       shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+      // Heartbeats reach the server within a second (not 0.8 × the heartbeat timeout): live
+      // progress, prompt cancellation and quick detection of a dead worker (activities/heartbeat.ts).
+      maxHeartbeatThrottleInterval: '1s',
     };
     const workers: Worker[] = [];
     try {

@@ -202,7 +202,7 @@ function deriveSeed(base: number, stage: string): number {
 function parseRetries(r: Record<string, any> | undefined) {
   return {
     maximumAttempts: r?.maximum_attempts ?? 3,
-    initialInterval: r?.initial_interval ?? '5s',
+    initialInterval: r?.initial_interval ?? '1s',
     backoffCoefficient: r?.backoff_coefficient ?? 2,
     maximumInterval: r?.maximum_interval ?? '5m',
   };
@@ -273,7 +273,7 @@ async function buildInstance(
     retry: parseRetries(stage.retries),
     timeouts: {
       startToClose: stage.timeout ?? DEFAULT_TIMEOUT[stage.kind],
-      heartbeat: stage.heartbeat_timeout ?? '60s',
+      heartbeat: stage.heartbeat_timeout ?? '10s',
     },
     trials: [],
   };

@@ -544,7 +544,7 @@ export interface StageCommon {
    */
   timeout?: string;
   /**
-   * A duration such as '500ms', '30s', '10m', '2h', '1d'.
+   * A running attempt that sends no heartbeat for this long counts as lost (its worker died) and is retried. Workers heartbeat every second while the stage's process is responsive; raise it only for a stage that blocks its worker's event loop longer.
    */
   heartbeat_timeout?: string;
   /**

@@ -44,7 +44,7 @@ test('a spec without a sweep is one trial; defaults are applied to every stage',
   assert.equal(reward.queue, 'gpu');
   assert.deepEqual(reward.retry, {
     maximumAttempts: 3,
-    initialInterval: '5s',
+    initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '5m',
   });
