@@ -26,6 +26,9 @@ export function labelEventSender(options: LabelBridgeOptions): (batch: LabelEven
   // Raters each workflow has been told about by this process; a workflow keeps its raters across
   // continue-as-new, and a refusal naming an unknown rater clears this so they are sent again.
   const registered = new Map<string, Set<string>>();
+  // Tasks already reported as not counting labels (with why): one line per task and cause, not
+  // one per batch, however many late labels arrive.
+  const reported = new Set<string>();
   return async (batch) => {
     const byTask = new Map<string, LabelEvent[]>();
     for (const e of batch) byTask.set(e.task, [...(byTask.get(e.task) ?? []), e]);
@@ -44,10 +47,17 @@ export function labelEventSender(options: LabelBridgeOptions): (batch: LabelEven
         const type = failureType(err);
         if (type === RETRY_AFTER_REGISTERING) registered.delete(task);
         if (err instanceof WorkflowNotFoundError || (type && type !== RETRY_AFTER_REGISTERING)) {
-          log(
-            `label bridge: ${events.length} label change(s) for task '${task}' were not counted ` +
-              `(${causeText(err)}); they stay in ${store.path}.`,
-          );
+          const why =
+            err instanceof WorkflowNotFoundError
+              ? `no labelling workflow runs for task '${task}': its run ended or was never started`
+              : causeText(err);
+          if (!reported.has(`${task}\n${why}`)) {
+            reported.add(`${task}\n${why}`);
+            log(
+              `label bridge: ${events.length} label change(s) for task '${task}' were not counted ` +
+                `(${why}); they stay in ${store.path}, and later ones for this task are not reported again.`,
+            );
+          }
           continue;
         }
         throw err;
@@ -63,10 +73,14 @@ function failureType(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The innermost non-empty message of `err` and its causes (never an empty string). */
 function causeText(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  while (e?.cause) e = e.cause as typeof e;
-  return (e?.message ?? String(err)).replace(/\.$/, '');
+  let text = '';
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e; ) {
+    text = e.message || text;
+    e = e.cause as typeof e;
+  }
+  return (text || (err as Error)?.name || 'no reason given').replace(/\.$/, '');
 }
 
 interface SharedBridge {

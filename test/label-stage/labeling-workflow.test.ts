@@ -259,6 +259,26 @@ test('the bridge routes outbox events to their task workflow and drops those of 
       /1 label change\(s\) for task 'label-bridge-b' were not counted \(Task 'label-bridge-b' is closed/,
     );
     assert.equal(store.labels(tasks[1]).length, 2, 'the late label stays in the store');
+
+    // Labels for a task no workflow runs for: one line that says so, however many arrive.
+    const gone = 'label-bridge-gone';
+    store.publishTask({
+      id: gone,
+      experiment: 'e',
+      title: gone,
+      quorum: 1,
+      images: images.map((id) => ({ id, prompt: 'a red circle', path: '/nonexistent' })),
+    });
+    for (const image of ['im-0', 'im-1']) {
+      store.recordLabel({ task: gone, image, rater: alice, value: 'good' });
+      while (store.pendingCount() > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(logs.length, 2, logs.join('\n'));
+    assert.match(
+      logs[1],
+      /1 label change\(s\) for task 'label-bridge-gone' were not counted \(no labelling workflow runs for task 'label-bridge-gone': its run ended or was never started\)/,
+    );
+    assert.equal(store.labels(gone).length, 2, 'both stay in the store');
     await Promise.all(handles.map((h) => h.result()));
   } finally {
     await bridge.release();
