@@ -58,7 +58,15 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
     edges.set(name, deps);
     checkStageOptions(name, stage);
   }
-  checkCycles(edges);
+  const cycle = findCycle(edges);
+  if (cycle) {
+    at(
+      ['stages', cycle[0]],
+      `stage graph has a cycle: ${cycle.join(' -> ')}`,
+      'a stage cannot depend on its own output',
+      true,
+    );
+  }
   if (spec.rounds) checkRounds(spec.rounds);
   if (spec.sweep) checkSweep(spec);
   return out;
@@ -127,11 +135,26 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
     const field = stage && REF_FIELDS[stage.kind]?.find((f) => f.path.join('.') === parts.slice(2).join('.'));
     if (!field) return;
     for (const [v, path] of listed) {
-      if (field.list && Array.isArray(v))
-        v.forEach((n, i) =>
-          checkRef(parts[1], { field, path: [...field.path, i], name: String(n) }, [...path, i]),
+      const names = field.list && Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+      const deps = names.flatMap((n, i) => {
+        const dep = checkRef(
+          parts[1],
+          { field, path: field.list ? [...field.path, i] : field.path, name: n },
+          field.list ? [...path, i] : path,
         );
-      else if (typeof v === 'string') checkRef(parts[1], { field, path: field.path, name: v }, path);
+        return dep ? [dep] : [];
+      });
+      // The trial's graph: this stage's other inputs stay, the swept field's become `deps`.
+      const others = stageRefs(stage.kind, stage)
+        .filter((u) => u.field !== field && u.name in stages)
+        .map((u) => u.name);
+      const cycle = findCycle(new Map([...edges, [parts[1], [...others, ...deps]]]));
+      if (cycle)
+        at(
+          path,
+          `with ${dotted} = ${show(v)} the stage graph has a cycle: ${cycle.join(' -> ')}`,
+          'a stage cannot depend on its own output',
+        );
     }
   }
 
@@ -219,29 +242,28 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
     }
   }
 
-  function checkCycles(graph: Map<string, string[]>) {
+  /** A cycle of the stage graph (first stage repeated at the end), if it has one. */
+  function findCycle(graph: Map<string, string[]>): string[] | undefined {
     const state = new Map<string, 'visiting' | 'done'>();
     const stack: string[] = [];
-    const visit = (n: string): boolean => {
-      if (state.get(n) === 'done') return false;
-      if (state.get(n) === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(n)), n];
-        at(
-          ['stages', n],
-          `stage graph has a cycle: ${cycle.join(' -> ')}`,
-          'a stage cannot depend on its own output',
-          true,
-        );
-        return true;
-      }
+    const visit = (n: string): string[] | undefined => {
+      if (state.get(n) === 'done') return undefined;
+      if (state.get(n) === 'visiting') return [...stack.slice(stack.indexOf(n)), n];
       state.set(n, 'visiting');
       stack.push(n);
-      for (const d of graph.get(n) ?? []) if (visit(d)) return true;
+      for (const d of graph.get(n) ?? []) {
+        const found = visit(d);
+        if (found) return found;
+      }
       stack.pop();
       state.set(n, 'done');
-      return false;
+      return undefined;
     };
-    for (const n of graph.keys()) if (visit(n)) return;
+    for (const n of graph.keys()) {
+      const found = visit(n);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   function checkRounds(r: NonNullable<Experiment['rounds']>) {

@@ -131,6 +131,23 @@ test('swept references are checked like references', () => {
   assert.equal(d.path, 'sweep.parameters.stages.generate.model[1]');
 });
 
+test('a swept reference that closes a cycle is refused at validate, not a TypeError at plan', async () => {
+  const text =
+    `${HEAD}models:\n  base: { path: model }\n${STAGES}` +
+    '  generate: { kind: generate, model: base, prompts: prompts }\n' +
+    '  label: { kind: label, images: generate, source: { type: simulated } }\n' +
+    '  finetune: { kind: finetune, model: base, labels: label }\n' +
+    'sweep:\n  parameters:\n    stages.generate.model: [base, finetune]\n';
+  const d = only(
+    validate(text),
+    /with stages\.generate\.model = 'finetune' the stage graph has a cycle: generate -> finetune -> label -> generate/,
+  );
+  assert.equal(d.path, 'sweep.parameters.stages.generate.model[1]');
+  const { plan, diagnostics } = await compileFile(write(text), { stateDir: join(work, 'state') });
+  assert.equal(plan, undefined);
+  assert.equal(diagnostics.filter(isError).length, 1);
+});
+
 test('a sweep over a model path plans one generate per model folder', async () => {
   const file = write(generateSpec('  parameters:\n    models.base.path: [model, model2]\n'));
   const { plan, diagnostics } = await compileFile(file, { stateDir: join(work, 'state') });
