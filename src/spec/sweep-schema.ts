@@ -16,6 +16,8 @@ export type SweepParameter =
 
 /** Fields that change what a stage is rather than how it runs; sweeping them is refused. */
 const UNSWEEPABLE = new Set(['kind']);
+/** Settings of the whole run, one value for every trial (the plan reads them once). */
+const RUN_WIDE = ['apiVersion', 'metadata.name', 'tracking', 'sweep'];
 
 export function sweepTargetSchema(
   exp: Experiment,
@@ -23,6 +25,15 @@ export function sweepTargetSchema(
 ): { schema: JsonSchema } | { error: string; hint?: string } {
   const { schema: root } = experimentSchema();
   const parts = dotted.split('.');
+  const runWide = RUN_WIDE.find((p) => dotted === p || dotted.startsWith(`${p}.`));
+  if (runWide)
+    return {
+      error: `cannot sweep '${dotted}': ${runWide} is one setting for the whole run, not one per trial`,
+      hint:
+        runWide === 'metadata.name' || runWide === 'tracking'
+          ? 'tag trials in MLflow by their swept values instead'
+          : undefined,
+    };
   let node: JsonSchema = root;
   let value: any = exp;
   for (let i = 0; i < parts.length; i++) {

@@ -148,6 +148,18 @@ test('a swept reference that closes a cycle is refused at validate, not a TypeEr
   assert.equal(diagnostics.filter(isError).length, 1);
 });
 
+test('settings of the whole run cannot be swept', () => {
+  for (const path of ['tracking.experiment', 'metadata.name', 'sweep.max_parallel']) {
+    const d = only(
+      validate(generateSpec(`  parameters:\n    ${path}: [a, b]\n`)),
+      new RegExp(
+        `cannot sweep '${path.replace('.', '\\.')}': \\S+ is one setting for the whole run, not one per trial`,
+      ),
+    );
+    assert.equal(d.path, `sweep.parameters.${path}`);
+  }
+});
+
 test('a sweep over a model path plans one generate per model folder', async () => {
   const file = write(generateSpec('  parameters:\n    models.base.path: [model, model2]\n'));
   const { plan, diagnostics } = await compileFile(file, { stateDir: join(work, 'state') });
