@@ -66,7 +66,11 @@ test('a SIGKILLed worker: its stage restarts on another worker within 20 s; ever
     workflowId: 'recover',
     args: [trialInput(plan, 't0')],
   });
-  while (((await heartbeatStep('recover', 'long')) ?? 0) < 5) await sleep(200);
+  const waitFrom = Date.now();
+  while (((await heartbeatStep('recover', 'long')) ?? 0) < 5) {
+    if (Date.now() - waitFrom > 20_000) assert.fail('status did not show step 5 of the running stage in 20 s');
+    await sleep(200);
+  }
   // A second worker waits on the queue; then the first dies mid-stage.
   const b = spawnWorker(ts.server.address, ts.stateDir);
   workers.push(b);
