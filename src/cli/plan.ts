@@ -63,6 +63,7 @@ export function describePlan(plan: Plan, stateDir: string): string {
       i.stage,
       i.kind,
       i.queue,
+      i.version,
       i.key.slice(0, 12),
       at ? 'cached' : 'will run',
       n > 1
@@ -75,8 +76,8 @@ export function describePlan(plan: Plan, stateDir: string): string {
       needs.length ? needs.join(', ') : '-',
     ];
   });
-  const header = ['stage', 'kind', 'queue', 'key', 'state', n > 1 ? 'trials' : '', 'needs'];
-  out.push(table(n > 1 ? [header, ...rows] : [header, ...rows].map((r) => r.filter((_, c) => c !== 5))));
+  const header = ['stage', 'kind', 'queue', 'code', 'key', 'state', n > 1 ? 'trials' : '', 'needs'];
+  out.push(table(n > 1 ? [header, ...rows] : [header, ...rows].map((r) => r.filter((_, c) => c !== 6))));
   if (n > 1) {
     const shared = insts.filter((i) => i.trials.length > 1);
     out.push('');

@@ -15,7 +15,7 @@ import {
   type Trial,
 } from './plan';
 import { stageRefs } from './refs';
-import { DEFAULT_QUEUE, DEFAULT_TIMEOUT, FILE_FIELDS, RUN_FIELDS, STAGE_VERSIONS } from './stages';
+import { DEFAULT_QUEUE, DEFAULT_TIMEOUT, FILE_FIELDS, RUN_FIELDS, stageVersions } from './stages';
 import { expandSweep, setPath } from './sweep';
 import type { Experiment } from './types.gen';
 import { validateSpec, type ValidatedSpec } from './validate';
@@ -23,6 +23,8 @@ import { validateSpec, type ValidatedSpec } from './validate';
 export interface CompileOptions {
   /** State folder for the model-hash cache and the result cache (default: ALIGNRUN_STATE or .alignrun). */
   stateDir?: string;
+  /** Code versions per stage kind (default: this checkout's, see src/spec/code-version.ts). */
+  stageVersions?: Record<StageKind, string>;
 }
 
 export function defaultStateDir(): string {
@@ -48,6 +50,7 @@ export async function compileSpec(validated: ValidatedSpec, opts: CompileOptions
   const specFile = resolve(validated.source.file);
   const baseDir = dirname(specFile);
   const hashCache = join(opts.stateDir ?? defaultStateDir(), 'content-hashes.json');
+  const versions = opts.stageVersions ?? stageVersions();
 
   // Plan-wide model entries. A trial whose sweep changes a model (e.g. models.base.path) gets an
   // entry of its own, keyed `name@<hash of its settings>`, so trials compare base models.
@@ -87,7 +90,16 @@ export async function compileSpec(validated: ValidatedSpec, opts: CompileOptions
     const trialModels = await resolveModels(trialSpec.models);
     const keys: Record<string, string> = {};
     for (const name of topoOrder(stages)) {
-      const inst = await buildInstance(name, stages[name], keys, trialSpec, trialModels, baseDir, hashCache);
+      const inst = await buildInstance(
+        name,
+        stages[name],
+        keys,
+        trialSpec,
+        trialModels,
+        baseDir,
+        hashCache,
+        versions,
+      );
       keys[name] = inst.key;
       const existing = instances[inst.key];
       if (existing) {
@@ -216,6 +228,7 @@ async function buildInstance(
   models: Record<string, ResolvedModel>,
   baseDir: string,
   hashCache: string,
+  versions: Record<StageKind, string>,
 ): Promise<StageInstance> {
   const params: Record<string, any> = structuredClone(stage);
   for (const f of RUN_FIELDS) delete params[f];
@@ -246,7 +259,7 @@ async function buildInstance(
     if (existsSync(abs)) files[path.join('.')] = await contentHash(abs, hashCache);
   }
   params.seed = stage.seed ?? deriveSeed(spec.metadata.seed ?? 0, name);
-  const version = STAGE_VERSIONS[stage.kind];
+  const version = versions[stage.kind];
   // Upstream identity is the upstream key or model content, never a stage's name.
   const upstream = Object.fromEntries(
     Object.entries(inputs).map(([f, r]) => [

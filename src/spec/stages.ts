@@ -1,16 +1,16 @@
-// Per-kind facts the compiler needs: implementation versions (part of every cache key: bump one
-// when a stage's output would change), default queues and timeouts.
+// Per-kind facts the compiler needs: code versions (part of every cache key), default queues
+// and timeouts.
+import { fileURLToPath } from 'node:url';
+import { stageCodeVersions } from './code-version';
 import type { Queue, StageKind } from './plan';
 
-export const STAGE_VERSIONS: Record<StageKind, string> = {
-  prompts: '1',
-  generate: '1',
-  label: '1',
-  reward: '1',
-  finetune: '1',
-  evaluate: '1',
-  pretrain: '1',
-};
+let versions: Record<StageKind, string> | undefined;
+/** Each stage kind's code version (src/spec/code-version.ts), computed once per process. */
+export function stageVersions(): Record<StageKind, string> {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  versions ??= stageCodeVersions(root, Object.keys(DEFAULT_QUEUE) as StageKind[]);
+  return versions;
+}
 
 export const DEFAULT_QUEUE: Record<StageKind, Queue> = {
   prompts: 'cpu',
