@@ -375,6 +375,9 @@ export async function labeling(input: LabelingInput): Promise<LabelingSummary> {
           'LabelDeadline',
         );
       }
+      if (input.onDeadline !== 'extend') {
+        throw ApplicationFailure.nonRetryable(`Unknown on_deadline '${input.onDeadline}'.`, 'LabelDeadline');
+      }
       deadlineAt = now + durationMs(input.extendBy);
       extensions += 1;
       log.info(`Labelling task '${task}': ${shortfall}; deadline extended by ${input.extendBy}.`);

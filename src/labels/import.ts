@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { RATER_NAME, type LabelStore } from './store';
 import { LABEL_VALUES, LabelError, type LabelValue } from './types';
 
+export type LabelFileFormat = 'jsonl' | 'csv';
+
 export interface ImportedLabel {
   image: string;
   rater: string;
@@ -60,10 +62,18 @@ function rowFromCsv(text: string): Record<string, unknown> | string {
 }
 
 /** Parses a label file; throws one LabelError listing the first bad rows as file:line: problem. */
-export function parseLabelFile(path: string, text = readFileSync(path, 'utf8')): ImportedLabel[] {
+export function parseLabelFile(
+  path: string,
+  text = readFileSync(path, 'utf8'),
+  /** The file's format; without it, from the extension, else from the first line. */
+  format?: LabelFileFormat,
+): ImportedLabel[] {
   const lines = text.split(/\r?\n/);
   const firstContent = lines.find((l) => l.trim() !== '')?.trim() ?? '';
-  const jsonl = /\.(jsonl|ndjson)$/i.test(path) || (!/\.csv$/i.test(path) && firstContent.startsWith('{'));
+  const jsonl =
+    format === 'jsonl' ||
+    (format !== 'csv' &&
+      (/\.(jsonl|ndjson)$/i.test(path) || (!/\.csv$/i.test(path) && firstContent.startsWith('{'))));
   const rows: ImportedLabel[] = [];
   const errors: string[] = [];
   let first = true;
@@ -108,8 +118,9 @@ export function importLabels(
   store: LabelStore,
   task: string,
   path: string,
+  format?: LabelFileFormat,
 ): { imported: number; raters: string[] } {
-  const rows = parseLabelFile(path);
+  const rows = parseLabelFile(path, undefined, format);
   if (!store.getTask(task)) throw new LabelError('not_found', `There is no task '${task}'.`);
   const known = new Set(store.taskImages(task).map((im) => im.id));
   const seen = new Map<string, ImportedLabel>();

@@ -70,7 +70,7 @@ export interface SweepPlan {
   method: 'grid' | 'random';
   maxParallel: number;
   objective?: { metric: string; goal: 'maximize' | 'minimize' };
-  earlyStop?: { method: 'median' | 'asha'; metric: string; afterStep: number; minTrials: number };
+  earlyStop?: { method: 'median'; metric: string; afterStep: number; minTrials: number };
 }
 
 export interface Plan {

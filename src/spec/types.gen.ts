@@ -483,7 +483,10 @@ export interface Sweep {
     goal?: 'maximize' | 'minimize';
   };
   early_stop?: {
-    method: 'median' | 'asha';
+    /**
+     * median: from after_step on, a running trial whose metric at a step is worse than the median of the other trials' values at that step is stopped, once at least min_trials trials have reported there.
+     */
+    method: 'median';
     metric: string;
     after_step?: number;
     min_trials?: number;

@@ -183,8 +183,8 @@ export async function machineLabels(
         seed: p.seed ?? 0,
         raters: Array.from({ length: raters }, (_, i) => ({ name: `sim-${i + 1}`, noise, bias })),
       });
-    } else {
-      importLabels(store, publish.id, p.source.path);
+    } else if (p.source.type === 'import') {
+      importLabels(store, publish.id, p.source.path, p.source.format);
     }
     const names = new Map(store.listRaters().map((r) => [r.id, r.name]));
     return store

@@ -95,6 +95,14 @@ test('simulatedLabel: noise rate and bias are what they say, and the seed decide
   );
 });
 
+test("import's format, when given, decides over the file name", () => {
+  const rows = parseLabelFile('labels.txt', '{"image":"img-0","rater":"ann","value":"good"}\n', 'jsonl');
+  assert.deepEqual(rows, [{ image: 'img-0', rater: 'ann', value: 'good', line: 1 }]);
+  // A CSV export that happens to be named .jsonl, declared csv in the spec.
+  assert.equal(parseLabelFile('export.jsonl', 'img-0,ann,good\nimg-1,ann,bad\n', 'csv').length, 2);
+  assert.throws(() => parseLabelFile('export.jsonl', 'img-0,ann,good\n'), /export\.jsonl:1: not valid JSON/);
+});
+
 test('bad simulated rater settings are refused with one sentence', async () => {
   const { store, cleanup } = tempStore();
   try {
