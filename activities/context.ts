@@ -12,10 +12,8 @@ export function stageContext(
   heartbeat: (details?: unknown) => void,
 ): StageContext {
   const ctx = Context.current();
-  const track = tracking.stageTrack(input.tracking, input.instance.stage);
-  // A retried attempt re-logs the steps after its checkpoint with the same values; stamping each
-  // point with (first scheduled time + step) makes them identical rows, which MLflow de-duplicates.
-  const base = ctx.info.scheduledTimestampMs;
+  // Points are stamped when logged; steps an earlier attempt of this instance logged are skipped.
+  const track = tracking.stageTrack(input.tracking, input.instance.stage, input.instance.key);
   return {
     stateDir,
     store,
@@ -24,9 +22,6 @@ export function stageContext(
     heartbeat,
     signal: ctx.cancellationSignal,
     sleep: (ms) => ctx.sleep(ms),
-    track: {
-      ...track,
-      metrics: (points) => track.metrics(points.map((p) => ({ timestamp: base + p.step, ...p }))),
-    },
+    track,
   };
 }

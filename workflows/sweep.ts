@@ -132,6 +132,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     await tracking.start({
       run,
       spec: plan.resolvedSpec,
+      trialAssignments: plan.trials.map((t) => t.assignment),
       workflowId: info.workflowId,
       planHash: plan.planHash,
       specFile: plan.specFile,

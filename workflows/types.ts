@@ -179,6 +179,8 @@ export interface RunStart {
   /** The resolved spec; logged flattened, with `assignment` applied. */
   spec: Record<string, unknown>;
   assignment?: Record<string, unknown>;
+  /** A sweep's run: every trial's assignment; its params are then only the values all trials share. */
+  trialAssignments?: Record<string, unknown>[];
   trialId?: string;
   workflowId: string;
   planHash: string;

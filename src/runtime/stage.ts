@@ -30,7 +30,12 @@ export interface StageContext {
    * Logs to the stage's MLflow run (the trial's; the sweep's for an instance shared by trials):
    * `metrics([{ key, value, step }])` as `<stage>.<key>`, `artifact(path, bytes | file)` and
    * `image(path, png)` under `<stage>/`. Calls return at once and never throw for MLflow trouble
-   * (they wait in a durable outbox). The metrics a stage returns are logged for it at step 0.
+   * (they wait in a durable outbox). A point is stamped with the time of the call; a step that an
+   * earlier attempt of the stage already logged for its key is skipped, so an attempt resuming
+   * from its checkpoint adds no second row. The metrics a stage returns are logged for it too: a
+   * key it also logged as a curve to the run at the curve's last step (not at all when that point
+   * holds the same value), any other key at step 0 (so is a cached result in a run without the
+   * curve).
    */
   track: StageTrack;
 }

@@ -24,7 +24,13 @@ export type TrackingOp =
       /** Set an ended run back to RUNNING when found again. */
       reopen?: boolean;
     }
-  | { kind: 'logMetrics'; runKey: string; metrics: Metric[] }
+  | {
+      kind: 'logMetrics';
+      runKey: string;
+      metrics: Metric[];
+      /** Who logs these points as curves (a stage instance's key): their ends are kept in `curves`. */
+      source?: string;
+    }
   | { kind: 'setTags'; runKey: string; tags: KeyValue[] }
   | { kind: 'logArtifact'; runKey: string; artifactPath: string; filePath?: string }
   | { kind: 'endRun'; runKey: string; status: RunStatus; endTime: number };
@@ -77,6 +83,16 @@ CREATE TABLE IF NOT EXISTS dead (
   error TEXT NOT NULL,
   failed_at INTEGER NOT NULL
 );
+-- The last step (and its value) each source logged of each metric to a run, kept after delivery:
+-- a retried attempt skips the steps its predecessor logged, and a stage's summary finds its curve.
+CREATE TABLE IF NOT EXISTS curves (
+  run_key TEXT NOT NULL,
+  source TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  value REAL,
+  PRIMARY KEY (run_key, source, metric)
+);
 CREATE TABLE IF NOT EXISTS lease (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   owner TEXT NOT NULL,
@@ -97,11 +113,39 @@ export class Outbox {
     this.db.exec(SCHEMA);
   }
 
+  /** Commits a call; a logMetrics call with a `source` moves that source's curve ends with it. */
   append(op: TrackingOp, blob?: Uint8Array): number {
-    const info = this.db
-      .prepare('INSERT INTO ops (run_key, kind, payload, blob, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(op.runKey, op.kind, JSON.stringify(op), blob ? Buffer.from(blob) : null, Date.now());
-    return Number(info.lastInsertRowid);
+    return this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT INTO ops (run_key, kind, payload, blob, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(op.runKey, op.kind, JSON.stringify(op), blob ? Buffer.from(blob) : null, Date.now());
+      if (op.kind === 'logMetrics' && op.source !== undefined) {
+        const end = this.db.prepare(
+          'INSERT INTO curves (run_key, source, metric, step, value) VALUES (?, ?, ?, ?, ?) ' +
+            'ON CONFLICT (run_key, source, metric) DO UPDATE SET step = excluded.step, value = excluded.value ' +
+            'WHERE excluded.step >= curves.step',
+        );
+        // SQLite stores NaN as NULL; curveEnds reads it back as NaN.
+        for (const m of op.metrics) end.run(op.runKey, op.source, m.key, m.step, m.value);
+      }
+      return Number(info.lastInsertRowid);
+    })();
+  }
+
+  /** The last step `source` logged of each metric of the run, by metric. */
+  curveSteps(runKey: string, source: string): Map<string, number> {
+    const rows = this.db
+      .prepare('SELECT metric, step FROM curves WHERE run_key = ? AND source = ?')
+      .all(runKey, source) as { metric: string; step: number }[];
+    return new Map(rows.map((r) => [r.metric, r.step]));
+  }
+
+  /** The last point of every source's curve of `metric` in the run. */
+  curveEnds(runKey: string, metric: string): { step: number; value: number }[] {
+    const rows = this.db
+      .prepare('SELECT step, value FROM curves WHERE run_key = ? AND metric = ?')
+      .all(runKey, metric) as { step: number; value: number | null }[];
+    return rows.map((r) => ({ step: r.step, value: r.value ?? NaN }));
   }
 
   /** The oldest `limit` unacknowledged calls, in the order they were made. */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { RunEndStatus, RunStart, StageTrackingRef, TrackedRun } from '../../workflows/types';
 import { MAX_KEY_LENGTH } from './batch';
 import { outboxStatus, type OutboxStatus } from './outbox';
-import { alignrunVersion, gitCommit, TAGS } from './params';
+import { alignrunVersion, flattenParams, gitCommit, TAGS } from './params';
 import { Tracker, type MetricPoint, type TrackerOptions } from './tracker';
 
 export type { RunEndStatus, RunStart, StageTrackingRef, TrackedRun };
@@ -102,6 +102,16 @@ function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): 
   o[parts[parts.length - 1]] = value;
 }
 
+/** The spec with a sweep assignment (dotted path -> value) applied. */
+function assigned(
+  spec: Record<string, unknown>,
+  assignment: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = structuredClone(spec);
+  for (const [path, value] of Object.entries(assignment)) setPath(out, path, value);
+  return out;
+}
+
 /**
  * A trial's params: the resolved spec with the trial's sweep assignment applied (so each trial
  * run shows its own values), plus `trial.id` and the assignment itself under `trial.`.
@@ -111,8 +121,7 @@ export function trialParams(
   assignment: Record<string, unknown> = {},
   trialId?: string,
 ): Record<string, unknown> {
-  const params = structuredClone(spec);
-  for (const [path, value] of Object.entries(assignment)) setPath(params, path, value);
+  const params = assigned(spec, assignment);
   const trial: Record<string, unknown> = {};
   if (trialId !== undefined) trial.id = trialId;
   for (const [path, value] of Object.entries(assignment)) trial[path] = value;
@@ -120,11 +129,31 @@ export function trialParams(
   return params;
 }
 
+/**
+ * A sweep run's params: the flattened params (as MLflow shows them) that every trial's spec has
+ * with the same value. A swept value, or a spec default that some trial overrides, is left out;
+ * the swept values are listed by the spec's own `sweep.parameters`. Flattening these again (as
+ * `Tracker.startRun` does) changes nothing.
+ */
+export function sharedTrialParams(
+  spec: Record<string, unknown>,
+  assignments: Record<string, unknown>[],
+): Record<string, unknown> {
+  const [first, ...rest] = assignments.map(
+    (a) => new Map(flattenParams(assigned(spec, a)).map((p) => [p.key, p.value])),
+  );
+  if (!first) return spec;
+  return Object.fromEntries([...first].filter(([key, value]) => rest.every((t) => t.get(key) === value)));
+}
+
 /** How a stage logs to its run (the trial's, or the sweep's for an instance shared by trials). */
 export interface StageTrack {
   /** The MLflow run key the calls go to; undefined when tracking is off for this run. */
   readonly runKey: string | undefined;
-  /** Logs metrics as `<stage>.<key>`; `timestamp` defaults to now (fixed at the call). */
+  /**
+   * Logs metrics as `<stage>.<key>`; `timestamp` defaults to now (fixed at the call). A point at or
+   * before a step an earlier attempt of the stage logged for its key is skipped.
+   */
   metrics(points: MetricPoint[]): void;
   /** Logs bytes, or a file by path (it must stay until delivered), at `<stage>/<path>`. */
   artifact(path: string, content: Uint8Array | string): void;
@@ -194,7 +223,9 @@ export class RunTracking {
           name: start.run.name,
           parentKey: start.run.parentKey,
           experiment: start.run.experiment,
-          params: trialParams(start.spec, start.assignment, start.trialId),
+          params: start.trialAssignments
+            ? sharedTrialParams(start.spec, start.trialAssignments)
+            : trialParams(start.spec, start.assignment, start.trialId),
           tags,
         });
         // The whole resolved spec, beside the flattened params (which MLflow truncates).
@@ -209,26 +240,31 @@ export class RunTracking {
   }
 
   /**
-   * Logs a finished stage's metrics at step 0 as `<stage>.<metric>`, stamped with the stage's
-   * finish time: logging the same result again (a retry, a resumed run) adds no row in MLflow.
+   * Logs a finished stage's metrics as `<stage>.<metric>`, stamped with the stage's finish time.
+   * A metric the stage also logged as a curve to this run (`ctx.track.metrics`) is logged at the
+   * curve's last step, or not at all when that point holds the same value (the reward stage's
+   * final `loss`); any other at step 0, as is a cached result logged to a run that has no curve of
+   * it. Step and time depend only on the result and the run's curves, so logging the same result
+   * again (a retry, a resumed run) adds no row in MLflow.
    */
   logStageMetrics(run: TrackedRun, stage: string, metrics: Record<string, number>, finishedAt: string): void {
     const entries = Object.entries(metrics).filter(([, v]) => typeof v === 'number');
     if (entries.length === 0) return;
-    const timestamp = Date.parse(finishedAt);
+    const finished = Date.parse(finishedAt);
+    const timestamp = Number.isFinite(finished) ? finished : undefined;
     this.guard(
       `log the metrics of stage ${stage}`,
       (tracker) => {
         this.attach(tracker, run);
-        tracker.logMetrics(
-          run.key,
-          entries.map(([k, value]) => ({
-            key: stageMetricName(stage, k),
-            value,
-            step: 0,
-            timestamp: Number.isFinite(timestamp) ? timestamp : undefined,
-          })),
-        );
+        const points: MetricPoint[] = [];
+        for (const [k, value] of entries) {
+          const key = stageMetricName(stage, k);
+          // One curve per stage instance that logged it here (a sweep's run can hold several).
+          const ends = tracker.curveEnds(run.key, key);
+          if (ends.some((end) => Object.is(end.value, value))) continue;
+          points.push({ key, value, step: Math.max(0, ...ends.map((end) => end.step)), timestamp });
+        }
+        tracker.logMetrics(run.key, points);
       },
       run,
     );
@@ -245,8 +281,13 @@ export class RunTracking {
     );
   }
 
-  /** The `track` handle of a stage's context, bound to the run in `ref` (or off without one). */
-  stageTrack(ref: StageTrackingRef | undefined, stage: string): StageTrack {
+  /**
+   * The `track` handle of a stage's context, bound to the run in `ref` (or off without one).
+   * `source` names the stage instance (its cache key): each step of its curve is logged to the run
+   * once, so an attempt that resumes from a checkpoint (a retry, a resumed run) skips the steps an
+   * earlier one already logged, as recorded in the outbox: no MLflow call is needed for it.
+   */
+  stageTrack(ref: StageTrackingRef | undefined, stage: string, source?: string): StageTrack {
     const run = ref?.run;
     const uri = run && this.uriOf(run);
     if (!run || !uri) {
@@ -267,15 +308,18 @@ export class RunTracking {
         );
     };
     const artifactPath = (path: string) => `${stage.replace(/[/\\]/g, '_')}/${path}`;
+    // The last step of each metric that `source` logged before this handle: read at the first call.
+    let before: Map<string, number> | undefined;
     return {
       runKey: run && uri ? run.key : undefined,
       metrics: (points) =>
-        withRun(`log metrics of stage ${stage}`, (tracker, key) =>
-          tracker.logMetrics(
-            key,
-            points.map((p) => ({ ...p, key: stageMetricName(stage, p.key) })),
-          ),
-        ),
+        withRun(`log metrics of stage ${stage}`, (tracker, key) => {
+          before ??= source === undefined ? new Map() : tracker.curveSteps(key, source);
+          const named = points.map((p) => ({ ...p, key: stageMetricName(stage, p.key) }));
+          // (Not `>`: a step that is not a number still reaches logMetrics, which reports it.)
+          const fresh = named.filter((p) => !(p.step <= (before!.get(p.key) ?? -Infinity)));
+          tracker.logMetrics(key, fresh, source);
+        }),
       artifact: (path, content) =>
         withRun(`log artifact ${path} of stage ${stage}`, (tracker, key) =>
           tracker.logArtifact(key, artifactPath(path), content),

@@ -90,7 +90,12 @@ export class Tracker {
     this.started.add(args.key);
   }
 
-  logMetrics(runKey: string, points: MetricPoint[]): void {
+  /**
+   * Logs metric points. With `source` (who logs them as curves, e.g. a stage instance's key) the
+   * outbox also keeps each metric's last step and value from that source, read by `curveSteps` and
+   * `curveEnds`: durably, with the call, so an attempt after a crash sees them.
+   */
+  logMetrics(runKey: string, points: MetricPoint[], source?: string): void {
     this.requireRun(runKey);
     if (points.length === 0) return;
     const now = Date.now();
@@ -102,7 +107,17 @@ export class Tracker {
         throw new Error(`Metric '${p.key}' step must be an integer, got ${p.step}.`);
       return { key: p.key, value: p.value, step: p.step, timestamp: p.timestamp ?? now };
     });
-    this.buffer.enqueue({ kind: 'logMetrics', runKey, metrics });
+    this.buffer.enqueue({ kind: 'logMetrics', runKey, metrics, ...(source !== undefined && { source }) });
+  }
+
+  /** The last step `source` logged of each metric of the run (by any process sharing the outbox). */
+  curveSteps(runKey: string, source: string): Map<string, number> {
+    return this.buffer.outbox.curveSteps(runKey, source);
+  }
+
+  /** The last point of every source's curve of `metric` in the run. */
+  curveEnds(runKey: string, metric: string): { step: number; value: number }[] {
+    return this.buffer.outbox.curveEnds(runKey, metric);
   }
 
   setTags(runKey: string, tags: Record<string, string>): void {

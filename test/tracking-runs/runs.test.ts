@@ -111,7 +111,12 @@ test('a sweep is a parent run with its trials nested under it; shared stages log
   ];
   const plan = buildPlan('tracked-sweep', [trial(0.1), trial(0.5), trial(0.9)]);
   plan.tracking = { experiment: 'alignrun-tracked-sweep', uri: mlflow.url };
-  plan.resolvedSpec = { metadata: { name: 'tracked-sweep' }, stages: { train: { lambda: 0.1 } } };
+  // The spec's default lambda (0.3) is one that no trial uses.
+  plan.resolvedSpec = {
+    metadata: { name: 'tracked-sweep' },
+    stages: { train: { lambda: 0.3, steps: 3 } },
+    sweep: { parameters: { 'stages.train.lambda': [0.1, 0.5, 0.9] } },
+  };
   plan.trials.forEach((t, i) => (t.assignment = { 'stages.train.lambda': [0.1, 0.5, 0.9][i] }));
   const workflowId = workflowIdFor(plan);
   const input: SweepInput = { plan };
@@ -134,6 +139,12 @@ test('a sweep is a parent run with its trials nested under it; shared stages log
   assert.equal(parent.tags['mlflow.parentRunId'], undefined);
   assert.equal(parent.metrics['prompts.prompts'], 40, 'the shared stage logged to the parent');
   const children = runs.filter((r) => r !== parent).sort((a, b) => a.name.localeCompare(b.name));
+  // The parent's params are what every trial shares: no swept value, no default no trial used.
+  for (const [key, value] of Object.entries(parent.params))
+    for (const c of children) assert.equal(c.params[key], value, `${c.name} shares ${key}`);
+  assert.equal(parent.params['stages.train.lambda'], undefined);
+  assert.equal(parent.params['stages.train.steps'], '3');
+  assert.equal(parent.params['sweep.parameters.stages.train.lambda.2'], '0.9', 'the swept values');
   assert.deepEqual(
     children.map((c) => c.name),
     ['t0', 't1', 't2'],

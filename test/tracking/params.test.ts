@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { flattenParams, standardTags, truncateParamValue, TAGS } from '../../src/tracking/params';
+import { sharedTrialParams } from '../../src/tracking/run-tracking';
 
 test('a nested spec flattens to dotted keys with string values', () => {
   const spec = {
@@ -67,4 +68,30 @@ test('standard tags name the workflow, plan, commit and version', () => {
   const defaults = Object.fromEntries(standardTags().map((t) => [t.key, t.value]));
   assert.equal(defaults[TAGS.version], '0.1.0');
   assert.match(defaults[TAGS.gitCommit], /^[0-9a-f]{40}$/);
+});
+
+test("a sweep run's params are the values every trial shares, flattened once and for all", () => {
+  const spec = {
+    seed: 7,
+    stages: { reward: { lambda: 0.5, epochs: 3 }, finetune: { beta: 1, lora: { rank: 4 } } },
+    prompts: ['a', 'b'],
+  };
+  const shared = sharedTrialParams(spec, [
+    { 'stages.reward.lambda': 0, 'stages.finetune.beta': 2, 'stages.finetune.lora': { rank: 8 } },
+    { 'stages.reward.lambda': 1, 'stages.finetune.beta': 2, 'stages.finetune.lora': { rank: 16 } },
+  ]);
+  // lambda (swept; the default 0.5 is used by no trial) and the nested swept rank are left out;
+  // beta, the same in both trials though swept, is kept with the trials' value.
+  assert.deepEqual(shared, {
+    seed: '7',
+    'stages.reward.epochs': '3',
+    'stages.finetune.beta': '2',
+    'prompts.0': 'a',
+    'prompts.1': 'b',
+  });
+  assert.deepEqual(
+    flattenParams(shared),
+    Object.entries(shared).map(([key, value]) => ({ key, value })),
+  );
+  assert.equal(sharedTrialParams(spec, []), spec, 'no trials: the spec');
 });
