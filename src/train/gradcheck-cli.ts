@@ -103,6 +103,10 @@ export async function runGradcheck(
       .join('  ')
       .trimEnd();
   print(`gradient check: engine ${report.precision}, finite differences ${report.numericPrecision}`);
+  if (report.numericNote)
+    print(
+      `warning: ${report.numericNote}; float32 finite differences can be off by ~1e-3 on correct gradients, so a FAIL below is not proof of a wrong one.`,
+    );
   print(`relative error = ${ERROR_FORMULA}; tolerance ${tolerance}`);
   print(line(header));
   for (const r of rows) print(line(r));

@@ -52,3 +52,19 @@ test('bad arguments and missing files get one clear sentence', async () => {
   assert.match((await run([saveModel(), '--wrt', 'nope'])).text, /Trainable 'nope' is not an initializer/);
   assert.equal((await run(['--bogus'])).code, 1);
 });
+
+test('where no float64 reference can run, the float32 finite differences come with a warning', async () => {
+  // NonZero (no gradient needed) has no double kernel and no float64 rewrite.
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', [2, 3]);
+  const w = b.initializer('w', Float32Array.from([0.1, -0.2, 0.3, 0.4, -0.5, 0.6]), [3, 2]);
+  const count = b.reduceMean(b.cast(b.node('NonZero', [x]), 'float32'), [0, 1], false);
+  b.output(b.identity(b.mul(b.tanh(b.matmul(x, w)), count), 'y'), 'float32', [2, 2]);
+  const path = join(dir, 'nonzero.onnx');
+  b.save(path);
+  const { text } = await run([path, '--wrt', 'w']);
+  assert.match(
+    text,
+    /finite differences float32\nwarning: no float64 reference graph could run: .*NonZero.*not proof/,
+  );
+});

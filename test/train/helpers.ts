@@ -16,6 +16,8 @@ export interface OpCase {
   wrt?: string[];
   /** Expected precision: the test fails if the check silently ran in another one. */
   precision?: 'float64' | 'float32';
+  /** Expected precision of the finite differences (the reference), likewise. */
+  numericPrecision?: 'float64' | 'float32';
   opset?: number;
 }
 
@@ -50,6 +52,8 @@ export async function runOp(c: OpCase, seed = 7): Promise<GradcheckReport> {
   b.output(weighted, 'float32', dims);
   const report = await gradcheck(b.build(), { wrt: c.wrt ?? created, seed, samples: 16 });
   if (c.precision) assert.equal(report.precision, c.precision, 'precision of the check');
+  if (c.numericPrecision)
+    assert.equal(report.numericPrecision, c.numericPrecision, 'precision of the finite differences');
   for (const row of report.rows) {
     const tol = TOLERANCE[report.precision];
     assert.ok(
