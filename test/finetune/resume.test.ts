@@ -67,3 +67,32 @@ test('finetune ema_decay exports the weight average, not the last weights', asyn
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a cancelled fine-tune stops before its next step', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'denoise-cancel-'));
+  try {
+    const abort = new AbortController();
+    const steps: number[] = [];
+    await assert.rejects(
+      trainDenoiser({
+        baseDir: 'models/tiny-random',
+        modelData: data,
+        pretrainData: [],
+        learningRate: 1e-3,
+        batchSize: 2,
+        seed: 3,
+        steps: 1000,
+        outDir: join(root, 'out'),
+        signal: abort.signal,
+        onProgress: ({ step }) => {
+          steps.push(step);
+          if (step === 3) abort.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual(steps, [1, 2, 3], 'no step after the cancel');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
