@@ -2,22 +2,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compileFile, defaultStateDir } from '../spec/compile';
+import { SET_HELP, splitOverrides } from './overrides';
 import { formatDiagnostic } from '../spec/diagnostics';
 import type { InputRef, Plan, StageInstance } from '../spec/plan';
 import { table } from './table';
 
 export async function run(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
-  const files = argv.filter((a) => !a.startsWith('--'));
+  const { files, overrides } = splitOverrides(argv);
   if (argv.includes('--help') || files.length !== 1) {
     console.log(
-      'usage: alignrun plan FILE [--json]\n\nCompiles the spec and prints its stage DAG, trial count, shared stage instances and cache state.',
+      `usage: alignrun plan FILE [--json] [--set PATH=VALUE]...\n\nCompiles the spec and prints its stage DAG, code versions, trial count, shared stage instances and cache state.\n${SET_HELP}`,
     );
     return argv.includes('--help') ? 0 : 2;
   }
   const file = relative(process.cwd(), files[0]) || files[0];
   const stateDir = defaultStateDir();
-  const { plan, diagnostics } = await compileFile(file, { stateDir });
+  const { plan, diagnostics } = await compileFile(file, { stateDir, overrides });
   if (!plan) {
     for (const d of diagnostics) console.error(formatDiagnostic(d));
     return 1;

@@ -7,11 +7,13 @@ import { readDevServer } from '../runtime/devserver';
 import { followRun } from '../runtime/follow';
 import { stateDir, UserError } from '../runtime/paths';
 import { submitPlan } from '../runtime/runs';
+import { SET_HELP } from './overrides';
 
-const HELP = `Usage: alignrun submit FILE [--wait] [connection flags]
+const HELP = `Usage: alignrun submit FILE [--wait] [--set PATH=VALUE]... [connection flags]
 Compiles FILE and starts it as a workflow whose ID derives from the plan hash: submitting the same
 plan again attaches to its run; after a failure or cancellation it starts again from the cache.
   --wait   follow the run until it ends (exit 0 if it completed)
+${SET_HELP}
 ${CONNECTION_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -19,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
     const { values, positionals } = parse('submit', argv, {
       ...connectionOptions,
       wait: { type: 'boolean' },
+      set: { type: 'string', multiple: true },
     });
     if (values.help) {
       process.stdout.write(HELP);
@@ -30,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
         'alignrun submit: give the experiment spec to run, e.g. `alignrun submit experiments/quickstart.yaml`.',
       );
     const state = stateDir(values.state);
-    const { plan, diagnostics } = await compileFile(file, { stateDir: state });
+    const { plan, diagnostics } = await compileFile(file, { stateDir: state, overrides: values.set });
     for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
     if (!plan) return 1;
     const cfg = resolveConnection(connectionFlags(values));

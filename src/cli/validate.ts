@@ -1,18 +1,20 @@
 import { relative } from 'node:path';
 import { formatDiagnostic, isError } from '../spec/diagnostics';
 import { validateSpec } from '../spec/validate';
+import { SET_HELP, splitOverrides } from './overrides';
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.length === 0) {
+  const { files, overrides } = splitOverrides(argv);
+  if (argv.includes('--help') || files.length === 0) {
     console.log(
-      'usage: alignrun validate FILE...\n\nChecks each spec against the schema and the semantic rules; prints file:line:col: message per problem.',
+      `usage: alignrun validate FILE... [--set PATH=VALUE]...\n\nChecks each spec against the schema and the semantic rules; prints file:line:col: message per problem.\n${SET_HELP}`,
     );
-    return argv.length === 0 ? 2 : 0;
+    return files.length === 0 && !argv.includes('--help') ? 2 : 0;
   }
   let failed = 0;
-  for (const file of argv) {
+  for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
-    const { diagnostics } = validateSpec(shown);
+    const { diagnostics } = validateSpec(shown, undefined, overrides);
     for (const d of diagnostics) console.error(formatDiagnostic(d));
     if (!diagnostics.some(isError)) console.log(`${shown}: ok`);
     else failed++;

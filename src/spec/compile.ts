@@ -23,6 +23,8 @@ import { validateSpec, type ValidatedSpec } from './validate';
 export interface CompileOptions {
   /** State folder for the model-hash cache and the result cache (default: ALIGNRUN_STATE or .alignrun). */
   stateDir?: string;
+  /** `PATH=VALUE` overrides of the spec (`--set`), validated like the file. */
+  overrides?: string[];
   /** Code versions per stage kind (default: this checkout's, see src/spec/code-version.ts). */
   stageVersions?: Record<StageKind, string>;
 }
@@ -35,7 +37,7 @@ export async function compileFile(
   file: string,
   opts: CompileOptions = {},
 ): Promise<{ plan?: Plan; diagnostics: Diagnostic[] }> {
-  const { result, diagnostics } = validateSpec(file);
+  const { result, diagnostics } = validateSpec(file, undefined, opts.overrides);
   if (!result) return { diagnostics };
   // Planning hashes model folders by content, so here a missing folder is an error.
   const missing = diagnostics.map((d) => ({ ...d, severity: undefined }));

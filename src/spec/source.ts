@@ -22,13 +22,28 @@ export interface SpecSource {
   lines: LineCounter;
   /** The plain JS value, or undefined when the YAML could not be parsed. */
   value: unknown;
+  /** `--set PATH=VALUE` overrides applied to the file, in order; diagnostics under one point at it. */
+  overrides: AppliedOverride[];
 }
+
+export interface AppliedOverride {
+  path: PathSegment[];
+  /** The argument as given, `stages.reward.lambda=0.3`. */
+  arg: string;
+  /** 1-based column of the value in `arg`. */
+  valueCol: number;
+}
+
+/** The pseudo file name diagnostics of an override carry: `--set stages.reward.lambda=x`. */
+export const overrideFile = (arg: string) => `--set ${arg}`;
 
 export type PathSegment = string | number;
 
 export function loadSpecSource(
   file: string,
   text?: string,
+  /** `PATH=VALUE` overrides (VALUE is YAML), applied after the file is read. */
+  overrides: string[] = [],
 ): { source?: SpecSource; diagnostics: Diagnostic[] } {
   if (text === undefined) {
     try {
@@ -75,6 +90,12 @@ export function loadSpecSource(
       ],
     };
   }
+  const applied: AppliedOverride[] = [];
+  for (const arg of overrides) {
+    const done = applyOverride(doc, arg);
+    if ('diagnostics' in done) return done;
+    applied.push(done);
+  }
   const shape = checkShape(doc);
   if (shape) return at(shape.offset, shape.message, shape.hint);
   let value: unknown;
@@ -99,7 +120,34 @@ export function loadSpecSource(
   if (value === null || value === undefined) {
     return atStart(file, 'the spec is empty', 'start from a file in experiments/');
   }
-  return { source: { file, text, doc, lines, value }, diagnostics: [] };
+  return { source: { file, text, doc, lines, value, overrides: applied }, diagnostics: [] };
+}
+
+/** Sets one `PATH=VALUE` override in `doc`, or says in one sentence why it cannot. */
+function applyOverride(doc: Document.Parsed, arg: string): AppliedOverride | { diagnostics: Diagnostic[] } {
+  const fail = (col: number, message: string, hint?: string) => ({
+    diagnostics: [{ file: overrideFile(arg), line: 1, col, path: '', message, ...(hint ? { hint } : {}) }],
+  });
+  const eq = arg.indexOf('=');
+  const dotted = eq < 0 ? arg : arg.slice(0, eq).trim();
+  if (eq <= 0 || !/^[A-Za-z_][\w-]*(\.[\w-]+)*$/.test(dotted))
+    return fail(
+      1,
+      'an override is PATH=VALUE with a dotted path into the spec',
+      'e.g. --set stages.reward.lambda=0.3',
+    );
+  const valueCol = eq + 2;
+  const value = parseDocument(arg.slice(eq + 1), { uniqueKeys: false, prettyErrors: false, merge: false });
+  const error = value.errors[0];
+  if (error) return fail(valueCol + error.pos[0], yamlMessage(error.code, error.message).message);
+  const path = dotted.split('.').map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg));
+  try {
+    doc.setIn(path, doc.createNode(value.toJS({ maxAliasCount: 100 })));
+  } catch {
+    // An intermediate value is a scalar, so the path cannot go through it.
+    return fail(1, `cannot set ${dotted}: a value on its path is neither a mapping nor a list`);
+  }
+  return { path, arg, valueCol };
 }
 
 /** A spec-wide problem, reported at the start of the file. */
@@ -221,7 +269,16 @@ export function locate(
   src: SpecSource,
   path: PathSegment[],
   opts: { key?: boolean } = {},
-): { line: number; col: number } {
+): { file?: string; line: number; col: number } {
+  // Under an override, the override is the place to fix; a node an override created (no range in
+  // the file) belongs to the override that created it.
+  const under = src.overrides.find(
+    (o) => o.path.length <= path.length && o.path.every((s, i) => String(s) === String(path[i])),
+  );
+  if (under) {
+    const exact = under.path.length === path.length;
+    return { file: overrideFile(under.arg), line: 1, col: exact && opts.key ? 1 : under.valueCol };
+  }
   let node: Node | null = src.doc.contents as Node | null;
   let at: Node | null = node;
   for (let i = 0; i < path.length; i++) {
@@ -245,6 +302,9 @@ export function locate(
       break;
     }
   }
+  const creator =
+    !at?.range && src.overrides.find((o) => path.every((s, i) => String(s) === String(o.path[i])));
+  if (creator) return { file: overrideFile(creator.arg), line: 1, col: 1 };
   const offset = at?.range?.[0] ?? 0;
   const pos = src.lines.linePos(offset);
   return { line: pos.line, col: pos.col };

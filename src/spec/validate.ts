@@ -16,8 +16,10 @@ export interface ValidatedSpec {
 export function validateSpec(
   file: string,
   text?: string,
+  /** `PATH=VALUE` overrides (`--set`), checked like the file itself. */
+  overrides: string[] = [],
 ): { result?: ValidatedSpec; diagnostics: Diagnostic[] } {
-  const loaded = loadSpecSource(file, text);
+  const loaded = loadSpecSource(file, text, overrides);
   if (!loaded.source) return { diagnostics: loaded.diagnostics };
   const source = loaded.source;
   const schemaErrors = validateSchema(source);

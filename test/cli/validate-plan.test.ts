@@ -85,3 +85,48 @@ test('unknown command and no arguments print usage, exit 2', () => {
   assert.equal(r.code, 2);
   assert.match(r.out, /usage: alignrun <command>/);
 });
+
+test('--set overrides a field like the file would, and a bad override is reported against itself', () => {
+  const spec = join(work, 'set.yaml');
+  writeFileSync(
+    spec,
+    'apiVersion: alignrun/v1\nmetadata: { name: s }\nmodels:\n  base: { path: model }\nstages:\n  prompts: { kind: prompts, per_category: 4 }\n  generate: { kind: generate, model: base, prompts: prompts }\n',
+  );
+  const plan = (...set: string[]) =>
+    JSON.parse(alignrun(['plan', 'set.yaml', '--json', ...set.flatMap((s) => ['--set', s])], work).out);
+  const base = plan();
+  const changed = plan('stages.generate.images_per_prompt=3', 'stages.generate.sampler={steps: 5}');
+  const gen = (p: { instances: Record<string, { kind: string; params: Record<string, any> }> }) =>
+    Object.values(p.instances).find((i) => i.kind === 'generate')!.params;
+  assert.equal(gen(changed).images_per_prompt, 3);
+  assert.equal(gen(changed).sampler.steps, 5);
+  assert.equal(gen(changed).sampler.scheduler, gen(base).sampler.scheduler, 'defaults still fill in');
+  assert.notEqual(changed.planHash, base.planHash);
+
+  const bad = alignrun(
+    [
+      'validate',
+      'set.yaml',
+      '--set',
+      'stages.generate.images_per_prompt=-1',
+      '--set',
+      'stages.generate.modell=base',
+    ],
+    work,
+  );
+  assert.equal(bad.code, 1);
+  assert.equal(
+    bad.err.trim(),
+    [
+      '--set stages.generate.images_per_prompt=-1:1:35: stages.generate.images_per_prompt: must be >= 1 (got -1)',
+      "--set stages.generate.modell=base:1:1: stages.generate.modell: unknown field 'modell' (did you mean 'model'?)",
+    ].join('\n'),
+  );
+  const syntax = alignrun(['validate', 'set.yaml', '--set', 'stages.generate'], work);
+  assert.match(
+    syntax.err,
+    /^--set stages\.generate:1:1: an override is PATH=VALUE with a dotted path into the spec \(e\.g\. --set stages\.reward\.lambda=0\.3\)\n$/,
+  );
+  const yaml = alignrun(['validate', 'set.yaml', '--set', 'stages.generate.sampler={steps: 5'], work);
+  assert.match(yaml.err, /^--set stages\.generate\.sampler=\{steps: 5:1:\d+: YAML error: a flow mapping/);
+});
