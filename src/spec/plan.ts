@@ -67,7 +67,8 @@ export interface Trial {
 }
 
 export interface SweepPlan {
-  method: 'grid' | 'random';
+  /** How the trials came about: a grid, random draws, or a list written out (`sweep.trials`). */
+  method: 'grid' | 'random' | 'list';
   maxParallel: number;
   objective?: { metric: string; goal: 'maximize' | 'minimize' };
   earlyStop?: { method: 'median'; metric: string; afterStep: number; minTrials: number };

@@ -119,12 +119,7 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
    * Swept values that name inputs are checked like the spec's own: references to models and
    * stages, and model folders (their absence a warning here, an error when planned).
    */
-  function checkSweptInputs(dotted: string, param: SweepParameter, where: PathSegment[]) {
-    const listed: [unknown, PathSegment[]][] = Array.isArray(param)
-      ? param.map((v, i) => [v, [...where, i]])
-      : 'values' in param && param.values
-        ? param.values.map((v, i) => [v, [...where, 'values', i]])
-        : [];
+  function checkSweptInputs(dotted: string, listed: [unknown, PathSegment[]][]) {
     const parts = dotted.split('.');
     if (parts[0] === 'models' && parts.length === 3 && parts[2] === 'path') {
       for (const [v, path] of listed)
@@ -282,26 +277,64 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
       at(['rounds', 'model_from'], `'${r.model_from}' must be one of rounds.stages`);
   }
 
+  /** The schema check of values for the swept path `dotted`, or undefined (reported) if it has none. */
+  function sweptValueCheck(exp: Experiment, dotted: string, where: PathSegment[]) {
+    const target = sweepTargetSchema(exp, dotted);
+    if ('error' in target) {
+      at(where, target.error, target.hint, true);
+      return undefined;
+    }
+    const validate = experimentSchema().ajv.compile(target.schema);
+    return (v: unknown, path: PathSegment[]) => {
+      if (!validate(v))
+        at(
+          path,
+          `value ${show(v)} is not valid for ${dotted}: ${validate.errors?.[0]?.message ?? 'rejected by the schema'}`,
+        );
+    };
+  }
+
   function checkSweep(exp: Experiment) {
     const sweep = exp.sweep!;
-    const { ajv } = experimentSchema();
-    for (const [dotted, raw] of Object.entries(sweep.parameters)) {
+    if (sweep.trials && sweep.parameters)
+      at(['sweep', 'trials'], 'a sweep has parameters or a list of trials, not both', undefined, true);
+    else if (!sweep.trials && !sweep.parameters)
+      at(
+        ['sweep'],
+        'a sweep needs parameters or trials',
+        'e.g. parameters: { stages.reward.lambda: [0, 1] }',
+      );
+    if (sweep.trials) {
+      if (sweep.method === 'random' || sweep.max_trials !== undefined)
+        at(
+          ['sweep', 'trials'],
+          'a list of trials runs as written: method random and max_trials do not apply',
+          undefined,
+          true,
+        );
+      sweep.trials.forEach((trial, i) => {
+        for (const [dotted, v] of Object.entries(trial)) {
+          const where: PathSegment[] = ['sweep', 'trials', i, dotted];
+          const check = sweptValueCheck(exp, dotted, where);
+          if (!check) continue;
+          check(v, where);
+          checkSweptInputs(dotted, [[v, where]]);
+        }
+      });
+    }
+    for (const [dotted, raw] of Object.entries(sweep.parameters ?? {})) {
       const where: PathSegment[] = ['sweep', 'parameters', dotted];
-      const target = sweepTargetSchema(exp, dotted);
-      if ('error' in target) {
-        at(where, target.error, target.hint, true);
-        continue;
-      }
+      const check = sweptValueCheck(exp, dotted, where);
+      if (!check) continue;
       const param = raw as SweepParameter;
-      checkSweptInputs(dotted, param, where);
-      const check = (v: unknown, path: PathSegment[]) => {
-        const validate = ajv.compile(target.schema);
-        if (!validate(v))
-          at(
-            path,
-            `value ${show(v)} is not valid for ${dotted}: ${validate.errors?.[0]?.message ?? 'rejected by the schema'}`,
-          );
-      };
+      checkSweptInputs(
+        dotted,
+        Array.isArray(param)
+          ? param.map((v, i) => [v, [...where, i]])
+          : 'values' in param && param.values
+            ? param.values.map((v, i) => [v, [...where, 'values', i]])
+            : [],
+      );
       if (Array.isArray(param)) param.forEach((v, i) => check(v, [...where, i]));
       else if ('values' in param && !('distribution' in param))
         param.values.forEach((v, i) => check(v, [...where, 'values', i]));
@@ -332,7 +365,12 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
         }
       }
     }
-    if (sweep.method !== 'random' && sweep.max_trials === undefined && !out.some(isError)) {
+    if (
+      sweep.parameters &&
+      sweep.method !== 'random' &&
+      sweep.max_trials === undefined &&
+      !out.some(isError)
+    ) {
       const size = gridSize(sweep);
       if (size > MAX_TRIALS)
         at(

@@ -1,6 +1,6 @@
-// Expands a sweep into trial assignments: grid = the cartesian product (last parameter varies
-// fastest), random = max_trials draws that depend only on (seed, trial, path), so adding a
-// parameter never reshuffles the others.
+// Expands a sweep into trial assignments: an explicit `trials` list as written, grid = the
+// cartesian product of `parameters` (last parameter varies fastest), random = max_trials draws
+// that depend only on (seed, trial, path), so adding a parameter never reshuffles the others.
 import { createHash } from 'node:crypto';
 import type { SweepParameter } from './sweep-schema';
 import type { Sweep } from './types.gen';
@@ -12,12 +12,14 @@ export const MAX_TRIALS = 10_000;
 
 /** Trials in the full grid: the product of each parameter's value count, computed, not built. */
 export function gridSize(sweep: Sweep): number {
-  return (Object.values(sweep.parameters) as SweepParameter[]).reduce((n, p) => n * gridCount(p), 1);
+  if (sweep.trials) return sweep.trials.length;
+  return (Object.values(sweep.parameters ?? {}) as SweepParameter[]).reduce((n, p) => n * gridCount(p), 1);
 }
 
 export function expandSweep(sweep: Sweep | undefined): Assignment[] {
   if (!sweep) return [{}];
-  const entries = Object.entries(sweep.parameters) as [string, SweepParameter][];
+  if (sweep.trials) return sweep.trials.map((t) => ({ ...t }));
+  const entries = Object.entries(sweep.parameters ?? {}) as [string, SweepParameter][];
   if (sweep.method === 'random') {
     const n = sweep.max_trials ?? 1;
     return Array.from({ length: n }, (_, t) =>

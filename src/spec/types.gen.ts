@@ -458,15 +458,31 @@ export interface Tracking {
   uri?: string;
 }
 /**
+ * Trials from parameters (a grid or random draws) or an explicit list of trials.
+ *
  * This interface was referenced by `Experiment`'s JSON-Schema
  * via the `definition` "sweep".
  */
 export interface Sweep {
   method?: 'grid' | 'random';
   /**
+   * An explicit list of trials instead of parameters: each maps dotted paths into the spec to its values, e.g. [{stages.reward.lambda: 0, stages.finetune.beta: 1}, {stages.reward.lambda: 1, stages.finetune.beta: 0}].
+   *
+   * @minItems 1
+   * @maxItems 10000
+   */
+  trials?: [
+    {
+      [k: string]: unknown;
+    },
+    ...{
+      [k: string]: unknown;
+    }[]
+  ];
+  /**
    * Dotted paths into the spec (e.g. stages.reward.lambda) mapped to a list of values, {values: [...]}, or a distribution.
    */
-  parameters: {
+  parameters?: {
     [k: string]: [unknown, ...unknown[]] | SweepValues | Distribution;
   };
   /**

@@ -148,6 +148,45 @@ test('a swept reference that closes a cycle is refused at validate, not a TypeEr
   assert.equal(diagnostics.filter(isError).length, 1);
 });
 
+test('a sweep can list its trials; each value is checked like a swept one', async () => {
+  const trials =
+    '  trials:\n    - { stages.generate.images_per_prompt: 2, stages.generate.seed: 5 }\n    - { stages.generate.images_per_prompt: 3 }\n';
+  const { plan, diagnostics } = await compileFile(write(generateSpec(trials)), {
+    stateDir: join(work, 'state'),
+  });
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(
+    plan!.trials.map((t) => t.assignment),
+    [
+      { 'stages.generate.images_per_prompt': 2, 'stages.generate.seed': 5 },
+      { 'stages.generate.images_per_prompt': 3 },
+    ],
+  );
+  assert.equal(plan!.sweep!.method, 'list');
+  const d = only(
+    validate(
+      generateSpec(
+        '  trials:\n    - { stages.generate.images_per_prompt: 2 }\n    - { stages.generate.model: nonexistent }\n',
+      ),
+    ),
+    /unknown model 'nonexistent'/,
+  );
+  assert.equal(d.path, 'sweep.trials[1].stages.generate.model');
+  only(
+    validate(generateSpec('  trials:\n    - { stages.generate.images_per_prompt: 0 }\n')),
+    /value 0 is not valid for stages\.generate\.images_per_prompt: must be >= 1/,
+  );
+  only(
+    validate(
+      generateSpec(
+        '  parameters: { stages.generate.seed: [1, 2] }\n  trials:\n    - { stages.generate.seed: 3 }\n',
+      ),
+    ),
+    /a sweep has parameters or a list of trials, not both/,
+  );
+  only(validate(generateSpec('  max_parallel: 2\n')), /a sweep needs parameters or trials/);
+});
+
 test('settings of the whole run cannot be swept', () => {
   for (const path of ['tracking.experiment', 'metadata.name', 'sweep.max_parallel']) {
     const d = only(
