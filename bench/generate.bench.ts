@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       pipeline.generate({
         prompts,
         seeds: prompts.map((_, i) => i),
-        scheduler: 'dpmpp-2m',
+        scheduler: 'dpmpp_2m',
         steps: STEPS,
         guidanceScale: 7.5,
       }),

@@ -9,7 +9,6 @@ import { basename, extname, join, resolve } from 'node:path';
 import { generatePrompts } from '../../src/domains/shapes/index';
 import type { GeneratedPrompt, Image, PromptCategory } from '../../src/domains/shapes/types';
 import { generateImages } from '../../src/model/generate';
-import { schedulerFromSpec } from '../../src/model/schedulers/index';
 import { compileFile } from '../../src/spec/compile';
 import { hashJson } from '../../src/spec/hash';
 import type { Plan } from '../../src/spec/plan';
@@ -51,7 +50,7 @@ export async function planLabels(
     prompts: prompts.map((p) => ({ id: p.id, text: p.text })),
     imagesPerPrompt: overrides.imagesPerPrompt ?? gp.images_per_prompt,
     seed: gp.seed,
-    scheduler: schedulerFromSpec(gp.sampler.scheduler),
+    scheduler: gp.sampler.scheduler,
     steps: gp.sampler.steps,
     guidanceScale: gp.sampler.guidance_scale,
     batchSize: gp.sampler.batch_size,

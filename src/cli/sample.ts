@@ -7,7 +7,7 @@ import { imageToPng } from '../model/images';
 import { ModelFolderError } from '../model/loader';
 import { NpyError, readNpy, writeNpy } from '../model/npy';
 import { DiffusionPipeline } from '../model/pipeline';
-import { SCHEDULER_NAMES, schedulerFromSpec, type SchedulerName } from '../model/schedulers/index';
+import { SCHEDULER_NAMES, type SchedulerName } from '../model/schedulers/index';
 import { ProviderError, type ExecutionProvider } from '../model/session';
 
 const USAGE = `usage: alignrun sample MODEL_DIR --prompt TEXT [--prompt TEXT ...] --out DIR [options]
@@ -65,9 +65,9 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`alignrun sample: ${message}`);
     return 1;
   };
-  const scheduler = v.scheduler === 'dpmpp_2m' ? 'dpmpp_2m' : v.scheduler;
-  if (![...SCHEDULER_NAMES, 'dpmpp_2m'].includes(scheduler)) {
-    return fail(`unknown scheduler '${v.scheduler}'; choose ddim, euler or dpmpp_2m.`);
+  const scheduler = v.scheduler as SchedulerName;
+  if (!SCHEDULER_NAMES.includes(scheduler)) {
+    return fail(`unknown scheduler '${v.scheduler}'; choose ${SCHEDULER_NAMES.join(', ')}.`);
   }
   const num = (name: string, text: string | undefined, int: boolean) => {
     const x = Number(text);
@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
       const out = await pipe.generate({
         prompts,
         seeds: prompts.map((_, i) => seed + i),
-        scheduler: schedulerFromSpec(scheduler as SchedulerName | 'dpmpp_2m'),
+        scheduler,
         steps,
         guidanceScale: guidance,
         negativePrompt: v['negative-prompt'],

@@ -28,7 +28,7 @@ import {
 } from '../domains/shapes/types';
 import { contactSheet } from '../model/images';
 import { DiffusionPipeline } from '../model/pipeline';
-import { schedulerFromSpec, type SchedulerName } from '../model/schedulers/index';
+import type { SchedulerName } from '../model/schedulers/index';
 import { RewardModel } from '../reward/score';
 import { frechetDistance, imageFeatures } from './fidelity';
 
@@ -101,7 +101,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   if (names.length === 0)
     throw new EvaluateInputError('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
-  const scheduler = schedulerFromSpec(p.sampler?.scheduler ?? 'ddim');
+  const scheduler: SchedulerName = p.sampler?.scheduler ?? 'ddim';
   const batchSize = Math.max(1, p.sampler?.batch_size ?? 8);
   mkdirSync(input.outDir, { recursive: true });
 

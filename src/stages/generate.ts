@@ -2,7 +2,6 @@
 // work folder, so a retried attempt resumes mid-batch; heartbeats progress.
 import { join } from 'node:path';
 import { generateImages } from '../model/generate';
-import { schedulerFromSpec } from '../model/schedulers/index';
 import type { StageImplementation } from '../runtime/stage';
 import { inputRef, modelFolder, providerFor, readJsonArtifact, upstreamArtifact, workDir } from './io';
 import type { PromptRecord } from './prompts';
@@ -29,7 +28,7 @@ export const run: StageImplementation = async (input, ctx) => {
       prompts: prompts.map((x) => ({ id: x.id, text: x.text })),
       imagesPerPrompt: p.images_per_prompt,
       seed: p.seed,
-      scheduler: schedulerFromSpec(p.sampler.scheduler),
+      scheduler: p.sampler.scheduler,
       steps: p.sampler.steps,
       guidanceScale: p.sampler.guidance_scale,
       batchSize: p.sampler.batch_size,

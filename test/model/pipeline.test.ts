@@ -18,7 +18,7 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const base = { scheduler: 'dpmpp-2m' as const, steps: 6, guidanceScale: 4 };
+const base = { scheduler: 'dpmpp_2m' as const, steps: 6, guidanceScale: 4 };
 const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
 
 test('prompts become 32x32 CHW float32 images in [-1, 1], with progress per step', async () => {

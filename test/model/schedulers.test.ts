@@ -57,7 +57,7 @@ for (const c of fixture.cases) {
 }
 
 test('a whole DPM-Solver++ trajectory run on its own output stays on the reference', () => {
-  const c = fixture.cases.find((x) => x.scheduler === 'dpmpp-2m' && x.steps === 20)!;
+  const c = fixture.cases.find((x) => x.scheduler === 'dpmpp_2m' && x.steps === 20)!;
   const sched = createScheduler(c.scheduler, parseSchedulerConfig(c.config), c.steps);
   let sample: Float32Array = Float32Array.from(c.trace[0].sample);
   c.trace.forEach((s, i) => {
@@ -67,7 +67,7 @@ test('a whole DPM-Solver++ trajectory run on its own output stays on the referen
 });
 
 test('steps must be called in order', () => {
-  const sched = createScheduler('dpmpp-2m', parseSchedulerConfig({}), 5);
+  const sched = createScheduler('dpmpp_2m', parseSchedulerConfig({}), 5);
   assert.throws(() => sched.step(new Float32Array(1), 1, new Float32Array(1)), /out of order/);
 });
 

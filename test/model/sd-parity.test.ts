@@ -20,7 +20,7 @@ const LAYOUTS = ['pipeline', 'conversion', 'optimum'] as const;
 const SCHEDULERS: [string, SchedulerName][] = [
   ['ddim', 'ddim'],
   ['euler', 'euler'],
-  ['dpmpp_2m', 'dpmpp-2m'],
+  ['dpmpp_2m', 'dpmpp_2m'],
 ];
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -6,7 +6,7 @@ import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './scheduler
 
 export { readSchedulerConfig, parseSchedulerConfig, alphasCumprod, SchedulerConfigError } from './config';
 export type { SchedulerConfig, BetaSchedule, PredictionType, TimestepSpacing } from './config';
-export { SCHEDULER_NAMES, schedulerFromSpec, type Scheduler, type SchedulerName } from './scheduler';
+export { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './scheduler';
 export { DdimScheduler, EulerScheduler, DpmSolverMultistepScheduler };
 
 /** A fresh sampler of the named kind for one generation of `steps` steps. */
@@ -16,7 +16,7 @@ export function createScheduler(name: SchedulerName, config: SchedulerConfig, st
       return new DdimScheduler(config, steps);
     case 'euler':
       return new EulerScheduler(config, steps);
-    case 'dpmpp-2m':
+    case 'dpmpp_2m':
       return new DpmSolverMultistepScheduler(config, steps);
     default:
       throw new RangeError(

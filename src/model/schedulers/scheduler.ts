@@ -15,14 +15,9 @@ export interface Scheduler {
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array;
 }
 
-/** Samplers alignrun ships (a spec's `sampler.scheduler` spells dpmpp-2m as dpmpp_2m). */
-export const SCHEDULER_NAMES = ['ddim', 'euler', 'dpmpp-2m'] as const;
+/** Samplers alignrun ships, named as a spec's `sampler.scheduler` names them. */
+export const SCHEDULER_NAMES = ['ddim', 'euler', 'dpmpp_2m'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
-
-/** The sampler a spec's `sampler.scheduler` names. */
-export function schedulerFromSpec(name: SchedulerName | 'dpmpp_2m'): SchedulerName {
-  return name === 'dpmpp_2m' ? 'dpmpp-2m' : name;
-}
 
 /** The config with every field a sampler may consult given a value. */
 export type ResolvedConfig = Required<Omit<SchedulerConfig, 'trainedBetas'>> &
