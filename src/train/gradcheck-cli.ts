@@ -60,6 +60,10 @@ export async function runGradcheck(
   argv: string[],
   print: (line: string) => void = console.log,
 ): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    print(USAGE);
+    return 0;
+  }
   let args: Args;
   try {
     args = parse(argv);

@@ -38,6 +38,12 @@ test('gradcheck returns 1 when the tolerance is impossibly tight', async () => {
   assert.match(text, /1 parameter\(s\) above tolerance/);
 });
 
+test('--help prints the usage and exits 0', async () => {
+  const { code, text } = await run(['--help']);
+  assert.equal(code, 0);
+  assert.match(text, /^usage: alignrun gradcheck MODEL\.onnx --wrt/);
+});
+
 test('bad arguments and missing files get one clear sentence', async () => {
   assert.match((await run([])).text, /Give the model file to check\./);
   assert.match((await run([saveModel()])).text, /Name the weights to check with --wrt/);
