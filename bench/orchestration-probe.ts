@@ -1,12 +1,17 @@
 // Diagnostic for the orchestration bench: the event-by-event timeline of a short noop chain, to
 // see where a stage's time goes (server persistence, workflow tasks, activity dispatch).
 import { WorkerSet } from '../src/runtime/workers';
-import { trialInput } from '../workflows/slice';
+import { trialInput } from '../src/runtime/slice';
 import { buildPlan, type StageSpec } from '../test/workflows/plans';
+import { testStages } from '../test/helpers/stages/index';
 import { startTestServer } from '../test/helpers/temporal';
 
 const ts = await startTestServer();
-const workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
+const workers = await WorkerSet.create({
+  connection: ts.env.nativeConnection,
+  stateDir: ts.stateDir,
+  extraStages: testStages,
+});
 const stages: StageSpec[] = Array.from({ length: 6 }, (_, i) => ({
   name: `s${i}`,
   kind: 'noop',

@@ -9,8 +9,9 @@
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { WorkerSet } from '../src/runtime/workers';
-import { trialInput } from '../workflows/slice';
+import { trialInput } from '../src/runtime/slice';
 import { buildPlan, type StageSpec } from '../test/workflows/plans';
+import { testStages } from '../test/helpers/stages/index';
 import { startTestServer } from '../test/helpers/temporal';
 
 const { values } = parseArgs({
@@ -29,6 +30,7 @@ const workers = await WorkerSet.create({
   connection: ts.env.nativeConnection,
   stateDir: ts.stateDir,
   cpuSlots: 16,
+  extraStages: testStages,
 });
 const client = ts.env.client;
 

@@ -11,7 +11,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
+import {
+  experimentKey,
+  planHashKey,
+  progressQuery,
+  reportMetricSignal,
+  statusKey,
+} from '../src/runtime/definitions';
 import {
   BATCHED_STAGES_PATCH,
   causeMessage,
@@ -29,7 +35,7 @@ import type {
   TrialInput,
   TrialProgress,
   TrialResult,
-} from './types';
+} from '../src/runtime/protocol';
 
 export async function experiment(input: TrialInput): Promise<TrialResult> {
   const topLevel = workflowInfo().parent === undefined;

@@ -5,147 +5,41 @@
 // Labels arrive as the `addLabels` Update, sent by the bridge (src/labels/bridge.ts) from the label
 // store's outbox; raters are registered first with `addRaters`. An Update counts against the
 // per-execution limit of 2,000, so the workflow continues as new well before it, carrying the
-// tally in a compact form (payloads are capped at 2 MB).
+// tally in a compact form (payloads are capped at 2 MB). Its input, outputs, Updates and queries
+// are defined in src/labels/protocol.ts, for the workflow and its clients alike.
 import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   log,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { applyLabelEvents, emptyTally, tallyKey, type LabelTally } from '../src/labels/tally';
-import { LABEL_VALUES, type LabelEvent, type LabelValue } from '../src/labels/types';
-
-export type Aggregation = 'majority' | 'mean';
-export type DeadlinePolicy = 'proceed' | 'fail' | 'extend';
-
-export interface LabelingInput {
-  /** The label store's task id; the label stage uses the workflow id as task id. */
-  task: string;
-  /** Image ids of the task, in publication order. */
-  images: string[];
-  /** Rater ids known at start; more are registered with `addRaters`. */
-  raters?: string[];
-  /** Good/bad labels an image needs (skips do not count). */
-  quorum: number;
-  aggregation: Aggregation;
-  /** How long to wait for quorum, e.g. '3d'. */
-  deadline: string;
-  /** At the deadline, proceed when at least this share of images reached quorum. */
-  minFraction: number;
-  /** What to do at the deadline below minFraction. */
-  onDeadline: DeadlinePolicy;
-  /** How much longer to wait each time `onDeadline` is `extend`. */
-  extendBy: string;
-  /** POST progress to `webhook` every `every` while the task is open (activity `labelReminder` on `queue`). */
-  reminder?: { webhook: string; every: string; queue: string };
-  /** Continue as new after this many accepted Updates in one run. Default 500 (the server's limit is 2,000). */
-  maxUpdatesPerRun?: number;
-  /** How long a closed task waits for the stage to collect its labels before completing anyway. Default '1h'. */
-  collectWithin?: string;
-  /** Labels already in the store when the workflow starts (a restarted task). */
-  initial?: CompactLabels;
-  /** State carried over continue-as-new. */
-  carried?: LabelingCarried;
-}
-
-/**
- * The labels of a task without repeating ids: `values[image]` has one character per rater of
- * `raters` ('.' none, 'g' good, 'b' bad, 's' skip). About 10 bytes per image with 3 raters.
- */
-export interface CompactLabels {
-  raters: string[];
-  values: Record<string, string>;
-}
-
-export interface LabelingCarried {
-  labels: CompactLabels;
-  lastSeq: Record<string, number>;
-  /** Epoch milliseconds (workflow time). */
-  deadlineAt: number;
-  nextReminderAt?: number;
-  extensions: number;
-  closeRequested: boolean;
-  /** Updates accepted over all runs. */
-  updates: number;
-  runs: number;
-}
-
-export type LabelingState = 'open' | 'closed';
-
-export interface LabelingProgress {
-  task: string;
-  state: LabelingState;
-  total: number;
-  /** Images with at least `quorum` good/bad labels. */
-  complete: number;
-  /** Images with at least one good/bad label. */
-  labelled: number;
-  quorum: number;
-  deadline: string;
-  extensions: number;
-  /** Rater id -> answers given, skips included. */
-  perRater: Record<string, { good: number; bad: number; skip: number }>;
-  runs: number;
-}
-
-export interface LabelingSummary extends LabelingProgress {
-  /** Why labelling ended: every image reached quorum, the deadline passed, or someone closed it. */
-  reason: 'quorum' | 'deadline' | 'closed';
-  /** Aggregated labels: images judged good / bad; `ties` are majority ties (counted as bad). */
-  positive: number;
-  negative: number;
-  ties: number;
-}
-
-export interface LabelingOutcome {
-  summary: LabelingSummary;
-  labels: CompactLabels;
-}
-
-export interface AddLabelsResult {
-  applied: number;
-  duplicates: number;
-  complete: number;
-  total: number;
-}
-
-export interface ReminderInput {
-  webhook: string;
-  task: string;
-  complete: number;
-  total: number;
-  quorum: number;
-  deadline: string;
-}
-
-export interface LabelingActivities {
-  labelReminder(input: ReminderInput): Promise<void>;
-}
-
-export const addLabelsUpdate = defineUpdate<AddLabelsResult, [LabelEvent[]]>('addLabels');
-export const addRatersUpdate = defineUpdate<number, [string[]]>('addRaters');
-/** Accepted only once the task is closed; returns the final labels and lets the workflow complete. */
-export const collectLabelsUpdate = defineUpdate<LabelingOutcome, []>('collectLabels');
-export const labelingProgressQuery = defineQuery<LabelingProgress>('labelingProgress');
-/** The labels as they stand (also on a completed workflow). */
-export const labelsQuery = defineQuery<LabelingOutcome>('labels');
-/** Stops labelling now and proceeds with the labels there are. */
-export const closeLabelingSignal = defineSignal('closeLabeling');
-
-/** The workflow id (and label task id) of a label stage instance. */
-export const labelingWorkflowId = (instanceKey: string) => `label-${instanceKey.slice(0, 16)}`;
+import {
+  addLabelsUpdate,
+  addRatersUpdate,
+  aggregate,
+  closeLabelingSignal,
+  collectLabelsUpdate,
+  compactLabels,
+  expandLabels,
+  labelingProgressQuery,
+  labelsQuery,
+  type LabelingActivities,
+  type LabelingCarried,
+  type LabelingInput,
+  type LabelingOutcome,
+  type LabelingProgress,
+  type LabelingState,
+  type LabelingSummary,
+} from '../src/labels/protocol';
+import { LABEL_VALUES, type LabelValue } from '../src/labels/types';
 
 const MAX_BATCH = 1000;
 const RATER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const CODE: Record<LabelValue, string> = { good: 'g', bad: 'b', skip: 's' };
-const VALUE: Record<string, LabelValue> = { g: 'good', b: 'bad', s: 'skip' };
 
 /** '30s', '1.5h', '3d' -> milliseconds (the spec's duration format). */
 export function durationMs(d: string): number {
@@ -153,37 +47,6 @@ export function durationMs(d: string): number {
   if (!m) throw ApplicationFailure.nonRetryable(`'${d}' is not a duration such as '30s', '10m' or '2d'.`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
   return Number(m[1]) * unit;
-}
-
-export function compactLabels(
-  tally: LabelTally,
-  task: string,
-  images: string[],
-  raters: string[],
-): CompactLabels {
-  const values: Record<string, string> = {};
-  for (const im of images) {
-    const s = raters.map((r) => CODE[tally.labels[tallyKey(task, im, r)]] ?? '.').join('');
-    if (/[gbs]/.test(s)) values[im] = s;
-  }
-  return { raters, values };
-}
-
-/** Every label of a compact set as (image, rater, value). */
-export function expandLabels(c: CompactLabels): { image: string; rater: string; value: LabelValue }[] {
-  const out: { image: string; rater: string; value: LabelValue }[] = [];
-  for (const [image, s] of Object.entries(c.values)) {
-    for (let i = 0; i < s.length; i++)
-      if (VALUE[s[i]]) out.push({ image, rater: c.raters[i], value: VALUE[s[i]] });
-  }
-  return out;
-}
-
-/** The aggregated label of an image: majority gives 0/1 (a tie is 0), mean the share of good. */
-export function aggregate(good: number, bad: number, how: Aggregation): number | null {
-  if (good + bad === 0) return null;
-  if (how === 'mean') return good / (good + bad);
-  return good > bad ? 1 : 0;
 }
 
 /** Refusal types: the bridge drops events of a closed task, and registers raters again on LabelRaterUnknown. */

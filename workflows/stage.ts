@@ -11,7 +11,7 @@
 // reused, not run again.
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { StageInstance } from '../src/spec/plan';
-import { DEFAULT_QUEUES } from './definitions';
+import { DEFAULT_QUEUES } from '../src/runtime/definitions';
 import type {
   QueueNames,
   RecordedStage,
@@ -21,12 +21,12 @@ import type {
   StageProgress,
   StageResult,
   StageTrackingRef,
-} from './types';
+} from '../src/runtime/protocol';
 
 /** Marks histories whose stages take the batched path (see the top of this file). */
 export const BATCHED_STAGES_PATCH = 'alignrun-batched-cache-lookup-stage-records-result';
 
-/** The activity types workers register (see activities/index.ts). */
+/** The activity types workers register (see src/runtime/activities.ts). */
 export interface CacheActivities {
   lookupCache(key: string): Promise<StageResult | null>;
   /** The results among `keys` that are in the cache, by key. */

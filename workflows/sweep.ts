@@ -29,10 +29,16 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { StageInstance } from '../src/spec/plan';
-import { experimentKey, planHashKey, progressQuery, reportMetricSignal, statusKey } from './definitions';
+import {
+  experimentKey,
+  planHashKey,
+  progressQuery,
+  reportMetricSignal,
+  statusKey,
+} from '../src/runtime/definitions';
 import { experiment } from './experiment';
-import { objectiveValue } from './objective';
-import { trialInput } from './slice';
+import { objectiveValue } from '../src/runtime/objective';
+import { trialInput } from '../src/runtime/slice';
 import { BATCHED_STAGES_PATCH, causeMessage, lookupCached, pendingProgress, runStage } from './stage';
 import { runTracking, TRACKING_PATCH } from './tracking';
 import type {
@@ -46,7 +52,7 @@ import type {
   SweepResult,
   TrackedRun,
   TrialSummary,
-} from './types';
+} from '../src/runtime/protocol';
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const { plan } = input;

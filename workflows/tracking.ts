@@ -3,7 +3,13 @@
 // the stage finishes but not waited for; `end` waits for them first. A tracking call that fails
 // anyway (e.g. a worker without the activities) is dropped: tracking never fails a run.
 import { CancellationScope, proxyLocalActivities } from '@temporalio/workflow';
-import type { RunEndStatus, RunStart, StageResult, TrackedRun, TrackingActivities } from './types';
+import type {
+  RunEndStatus,
+  RunStart,
+  StageResult,
+  TrackedRun,
+  TrackingActivities,
+} from '../src/runtime/protocol';
 
 /** Marks histories whose workflows make tracking calls (older ones replay without them). */
 export const TRACKING_PATCH = 'alignrun-mlflow-tracking';

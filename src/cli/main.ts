@@ -7,13 +7,20 @@ type VerbModule = { run: (argv: string[]) => Promise<number> };
 
 interface Verb {
   summary: string;
-  load: () => Promise<VerbModule>;
+  /** The verb's module; undefined when this build has no such file. */
+  load: () => Promise<VerbModule | undefined>;
 }
 
-/** Verbs live in modules that other parts of alignrun provide; a missing one is reported, not thrown. */
-function lazy(rel: string, exportName = 'run'): () => Promise<VerbModule> {
+/**
+ * Verbs live in modules that other parts of alignrun provide; a verb whose own file is missing is
+ * reported as not available, not thrown. A module that the verb's file imports being missing is
+ * another matter (a broken install), and main() reports it as such.
+ */
+function lazy(rel: string, exportName = 'run'): () => Promise<VerbModule | undefined> {
+  const url = new URL(rel, import.meta.url);
   return async () => {
-    const mod = (await import(new URL(rel, import.meta.url).href)) as Record<string, VerbModule['run']>;
+    if (!existsSync(fileURLToPath(url))) return undefined;
+    const mod = (await import(url.href)) as Record<string, VerbModule['run']>;
     return { run: mod[exportName] };
   };
 }
@@ -77,16 +84,21 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`alignrun: unknown command '${verb}'; run 'alignrun --help' for the list.`);
     return 2;
   }
-  let mod: VerbModule;
+  let mod: VerbModule | undefined;
   try {
     mod = await entry.load();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      console.error(`alignrun: '${verb}' is not available in this build yet.`);
-      return 2;
+      // Node's first line names the missing module and the file that imports it.
+      console.error(`alignrun: '${verb}' cannot start: ${(e as Error).message.split('\n')[0]}.`);
+      return 1;
     }
     throw e;
+  }
+  if (!mod) {
+    console.error(`alignrun: '${verb}' is not available in this build yet.`);
+    return 2;
   }
   try {
     return await mod.run(rest);

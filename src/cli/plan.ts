@@ -5,7 +5,7 @@ import { compileFile, defaultStateDir } from '../spec/compile';
 import { SET_HELP, splitOverrides } from './overrides';
 import { formatDiagnostic } from '../spec/diagnostics';
 import type { InputRef, Plan, StageInstance } from '../spec/plan';
-import { table } from './table';
+import { table } from '../util/table';
 
 export async function run(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

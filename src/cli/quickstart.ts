@@ -13,8 +13,8 @@ import { submitPlan } from '../runtime/runs';
 import { compileFile } from '../spec/compile';
 import { formatDiagnostic } from '../spec/diagnostics';
 import { recordedLocalMlflowUrl } from '../tracking/run-tracking';
-import type { TrialResult } from '../../workflows/types';
-import { table } from './table';
+import type { TrialResult } from '../runtime/protocol';
+import { table } from '../util/table';
 import { run as up } from './up';
 
 const SPEC = fileURLToPath(new URL('../../experiments/quickstart.yaml', import.meta.url));

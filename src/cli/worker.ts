@@ -3,6 +3,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CONNECTION_HELP, connectionFlags, connectionOptions, parse, runVerb } from '../runtime/cli';
 import { connectNative, resolveConnection } from '../runtime/connection';
 import { stateDir, UserError } from '../runtime/paths';
+import type { StageImplementation } from '../runtime/stage';
 import { WorkerSet } from '../runtime/workers';
 import type { Queue } from '../spec/plan';
 
@@ -14,7 +15,11 @@ in-flight stages finish for up to --grace (default 30s).
   --grace DUR    shutdown grace time (default 30s)
 ${CONNECTION_HELP}`;
 
-export async function run(argv: string[]): Promise<number> {
+/** `extraStages`: stage kinds to serve besides the spec's (the tests' worker entry passes its own). */
+export async function run(
+  argv: string[],
+  extraStages?: Record<string, StageImplementation>,
+): Promise<number> {
   return runVerb(async () => {
     const { values } = parse('worker', argv, {
       ...connectionOptions,
@@ -47,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
         gpuDevices: devices,
         shutdownGraceTime: values.grace,
         log: (line) => process.stdout.write(`alignrun worker: ${line}\n`),
+        extraStages,
       });
       process.stdout.write(
         `alignrun worker: serving ${queues.join(', ')} on ${cfg.address} (pid ${process.pid})\n`,

@@ -5,8 +5,8 @@
 // more (its task closed, or its workflow is gone) stays in the store and is reported here.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { addLabelsUpdate, addRatersUpdate, type ReminderInput } from '../../workflows/labeling';
 import { startForwarder, type Forwarder } from './forwarder';
+import { addLabelsUpdate, addRatersUpdate, type ReminderInput } from './protocol';
 import { LabelStore } from './store';
 import type { LabelEvent } from './types';
 
@@ -76,7 +76,7 @@ function failureType(err: unknown): string | undefined {
 /** The innermost non-empty message of `err` and its causes (never an empty string). */
 function causeText(err: unknown): string {
   let text = '';
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e; ) {
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e;) {
     text = e.message || text;
     e = e.cause as typeof e;
   }

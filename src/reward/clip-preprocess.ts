@@ -16,7 +16,7 @@
  * scripts/reference/make_clip_fixture.py).
  */
 import type { Image } from '../domains/shapes/types';
-import { RewardInputError } from './data';
+import { RewardInputError } from './errors';
 
 /** Pillow's resampling filters, by the numbers preprocessor_config.json's `resample` uses. */
 export const RESAMPLE = {

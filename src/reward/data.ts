@@ -8,6 +8,7 @@ import { parsePrompt, perturbPrompt, perturbText, promptSplit } from '../domains
 import type { TensorValue } from '../train/ir';
 import type { Rng } from '../util/rng';
 import type { RewardEncoder } from './encoders';
+import { RewardInputError } from './errors';
 import { MISSING_CANDIDATE, OBJECTIVE_INPUTS } from './objective';
 
 /** One image-prompt pair with its feedback. */
@@ -19,11 +20,6 @@ export interface RewardExample {
   /** Prompt category and seen/unseen split; derived from the prompt when it is a shapes prompt. */
   category?: string;
   split?: string;
-}
-
-/** A user-visible problem with the reward stage's inputs. */
-export class RewardInputError extends Error {
-  override name = 'RewardInputError';
 }
 
 /**

@@ -19,7 +19,7 @@ import { loadTokenizer, type PromptTokenizer } from '../model/tokenizer';
 import type { TensorValue } from '../train/ir';
 import { createSession, runSession } from '../train/session';
 import { clipImageConfig, clipPixelValues, type ClipImageConfig, type PixelValues } from './clip-preprocess';
-import { RewardInputError } from './data';
+import { RewardInputError } from './errors';
 import { rewardInputs, type FeatureNetConfig, type RewardNetConfig, type TinyNetConfig } from './network';
 
 export interface RewardEncoder {

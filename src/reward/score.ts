@@ -10,7 +10,6 @@ import type { Image } from '../domains/shapes/types';
 import { createSession, runSession } from '../train/session';
 import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
 import { FEATURE_IO, REWARD_IO, type RewardNetConfig } from './network';
-import type { CenteredHeadJson } from './train';
 
 const CHUNK = 64;
 
@@ -34,6 +33,16 @@ export async function scoreWithSession(
     out.set(res[REWARD_IO.score].data as Float32Array, start);
   }
   return out;
+}
+
+/** What reward.json records about a centred head (its reference rows are in reward.onnx). */
+export interface CenteredHeadJson {
+  type: 'centered';
+  reference_images: number;
+  /** The name of the Constant in reward.onnx that holds the reference rows. */
+  constant: string;
+  /** The training pairs drawn as references, in the order of their rows. */
+  reference: { prompt: string; label: number }[];
 }
 
 /**

@@ -24,13 +24,8 @@ import { createSession, runSession } from '../train/session';
 import { loadModel, tensorValue } from '../train/ir';
 import { initializerValues } from '../train/ops/context';
 import { createRng } from '../util/rng';
-import {
-  checkExamples,
-  describeExamples,
-  objectiveBatch,
-  RewardInputError,
-  type RewardExample,
-} from './data';
+import { checkExamples, describeExamples, objectiveBatch, type RewardExample } from './data';
+import { RewardInputError } from './errors';
 import { separationByGroup, type Separation } from './metrics';
 import { ClipEncoder, TinyEncoder, type RewardEncoder } from './encoders';
 import {
@@ -42,7 +37,7 @@ import {
   type RewardNetConfig,
 } from './network';
 import { buildRewardTrainingGraph } from './objective';
-import { scoreWithSession } from './score';
+import { scoreWithSession, type CenteredHeadJson } from './score';
 import type { RewardStage } from '../spec/types.gen';
 
 /** The reward stage's params, named as in the experiment spec (reward_stage). */
@@ -290,16 +285,6 @@ async function train(
   writeFileSync(metricsPath, `${JSON.stringify(summary, null, 2)}\n`);
   const last = history[history.length - 1];
   return { modelPath, metricsPath, epochs: history, final: (last?.validation ?? last?.test)?.all ?? null };
-}
-
-/** What reward.json records about a centred head (its reference rows are in reward.onnx). */
-export interface CenteredHeadJson {
-  type: 'centered';
-  reference_images: number;
-  /** The name of the Constant in reward.onnx that holds the reference rows. */
-  constant: string;
-  /** The training pairs drawn as references, in the order of their rows. */
-  reference: { prompt: string; label: number }[];
 }
 
 /**

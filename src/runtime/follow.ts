@@ -1,7 +1,7 @@
 // Following a run until it closes: on a terminal the whole view redraws in place; otherwise (a
 // log, CI) one line per stage state change, so the output stays readable.
 import type { Client } from '@temporalio/client';
-import type { StageProgress } from '../../workflows/types';
+import type { StageProgress } from './protocol';
 import { renderRun } from './render';
 import { viewRun, type RunView } from './runs';
 

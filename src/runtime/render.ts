@@ -1,8 +1,8 @@
 // Terminal views of runs for `status` and `watch`.
-import { table } from '../cli/table';
+import { table } from '../util/table';
 import type { RunRow, RunView } from './runs';
-import type { StageProgress, SweepProgress, TrialProgress } from '../../workflows/types';
-import { objectiveValue } from '../../workflows/objective';
+import type { StageProgress, SweepProgress, TrialProgress } from './protocol';
+import { objectiveValue } from './objective';
 
 export { objectiveValue };
 

@@ -7,15 +7,9 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Plan } from '../spec/plan';
-import {
-  DEFAULT_QUEUES,
-  experimentKey,
-  planHashKey,
-  progressQuery,
-  statusKey,
-} from '../../workflows/definitions';
-import { trialInput, workflowIdFor } from '../../workflows/slice';
-import type { QueueNames, SweepInput, SweepProgress, TrialInput, TrialProgress } from '../../workflows/types';
+import { DEFAULT_QUEUES, experimentKey, planHashKey, progressQuery, statusKey } from './definitions';
+import { trialInput, workflowIdFor } from './slice';
+import type { QueueNames, SweepInput, SweepProgress, TrialInput, TrialProgress } from './protocol';
 import { UserError } from './paths';
 
 export interface Submitted {

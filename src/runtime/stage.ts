@@ -1,12 +1,12 @@
 // The contract between the runtime and a stage kind's implementation.
 //
-// A stage kind `K` is implemented by `src/stages/K.ts` exporting `run: StageImplementation`; the
-// activity in `activities/K.ts` loads it. The implementation reads inputs by artifact reference,
-// writes outputs to `ctx.store`, heartbeats at least every heartbeat timeout (with a checkpoint to
-// resume from), and returns references and metrics only.
+// A stage kind `K` is implemented by `src/stages/K.ts` exporting `run: StageImplementation`, listed
+// in src/stages/registry.ts; workers register it as the activity of type `K`. The implementation
+// reads inputs by artifact reference, writes outputs to `ctx.store`, heartbeats at least every
+// heartbeat timeout (with a checkpoint to resume from), and returns references and metrics only.
 import type { ArtifactStore } from '../artifacts/types';
 import type { StageTrack } from '../tracking/run-tracking';
-import type { StageInput, StageOutput } from '../../workflows/types';
+import type { StageInput, StageOutput } from './protocol';
 
 export type { StageInput, StageOutput, StageTrack };
 

@@ -8,12 +8,13 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { createActivities } from '../../activities/index';
 import type { Queue } from '../spec/plan';
 import { RunTracking } from '../tracking/run-tracking';
-import { DEFAULT_QUEUES } from '../../workflows/definitions';
-import type { QueueNames } from '../../workflows/types';
+import { createActivities } from './activities';
+import { DEFAULT_QUEUES } from './definitions';
 import { UserError } from './paths';
+import type { QueueNames } from './protocol';
+import type { StageImplementation } from './stage';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -32,6 +33,8 @@ export interface WorkerSetOptions {
   shutdownGraceTime?: string;
   /** Receives a line per stage event (start, retry, finish, failure, cancellation); default none. */
   log?: (line: string) => void;
+  /** Stage kinds to serve besides the spec's (the tests' test stages); default none. */
+  extraStages?: Record<string, StageImplementation>;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -64,14 +67,18 @@ export class WorkerSet {
     const tracking = new RunTracking(opts.stateDir);
     // Calls a previous worker left undelivered (MLflow was away) go out now, not at the next run.
     tracking.resumePending();
-    const activities = createActivities(opts.stateDir, tracking, opts.log);
+    const activities = createActivities(opts.stateDir, {
+      tracking,
+      log: opts.log,
+      extraStages: opts.extraStages,
+    });
     const common = {
       connection: opts.connection,
       namespace: opts.namespace ?? 'default',
       activities,
       shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
       // Heartbeats reach the server within a second (not 0.8 × the heartbeat timeout): live
-      // progress, prompt cancellation and quick detection of a dead worker (activities/heartbeat.ts).
+      // progress, prompt cancellation and quick detection of a dead worker (./heartbeat.ts).
       maxHeartbeatThrottleInterval: '1s',
     };
     const workers: Worker[] = [];

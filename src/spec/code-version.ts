@@ -1,8 +1,9 @@
 // A stage kind's code version: a hash of the source files its implementation loads within the
-// project (src/stages/<kind>.ts and everything it imports, transitively, or names by a relative
-// path such as `new URL('./sessionWorker.ts', import.meta.url)`), plus the versions of the
-// packages those files import. It is part of every stage's cache key, so a stage whose
-// implementation changed runs again after an update, and one whose code is unchanged stays cached.
+// project (its entries, src/stages/<kind>.ts and see stageEntries, and everything they import,
+// transitively, or name by a relative path such as `new URL('./sessionWorker.ts', import.meta.url)`),
+// plus the versions of the packages those files import. It is part of every stage's cache key, so
+// a stage whose implementation changed runs again after an update, and one whose code is unchanged
+// stays cached.
 // Type-only imports are not followed: they do not change what runs.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -44,17 +45,30 @@ export function moduleClosure(entry: string): { files: string[]; packages: strin
   return { files: [...files].sort(), packages: [...packages].sort() };
 }
 
-function resolveModule(dir: string, spec: string): string | undefined {
+/** The project file a relative specifier names: the path itself, with `.ts`, `.js` as `.ts`, or its index.ts. */
+export function resolveModule(dir: string, spec: string): string | undefined {
   const base = resolve(dir, spec);
   const candidates = [base, `${base}.ts`, base.replace(/\.js$/, '.ts'), join(base, 'index.ts')];
   return candidates.find((c) => existsSync(c) && statSync(c).isFile());
+}
+
+/**
+ * The files a stage kind's implementation starts from, relative to the repository: its module and,
+ * for `label`, the labelling workflow. The stage starts that workflow by its type name instead of
+ * importing it (src/ never imports workflows/), but its deadline and aggregation rules shape the
+ * stage's output.
+ */
+export function stageEntries(kind: StageKind): string[] {
+  return kind === 'label' ? ['src/stages/label.ts', 'workflows/labeling.ts'] : [`src/stages/${kind}.ts`];
 }
 
 /** The code version of each stage kind under `root` (the repository), 12 hex digits. */
 export function stageCodeVersions(root: string, kinds: readonly StageKind[]): Record<StageKind, string> {
   const out = {} as Record<StageKind, string>;
   for (const kind of kinds) {
-    const { files, packages } = moduleClosure(join(root, 'src', 'stages', `${kind}.ts`));
+    const closures = stageEntries(kind).map((entry) => moduleClosure(join(root, entry)));
+    const files = [...new Set(closures.flatMap((c) => c.files))].sort();
+    const packages = [...new Set(closures.flatMap((c) => c.packages))].sort();
     const h = createHash('sha256');
     for (const f of files)
       h.update(`${relative(root, f)}\0`)

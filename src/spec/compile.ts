@@ -117,7 +117,7 @@ export async function compileSpec(validated: ValidatedSpec, opts: CompileOptions
 
   const sweep = spec.sweep
     ? {
-        method: spec.sweep.trials ? 'list' : (spec.sweep.method ?? 'grid'),
+        method: spec.sweep.trials ? ('list' as const) : (spec.sweep.method ?? 'grid'),
         maxParallel: spec.sweep.max_parallel ?? 4,
         objective: spec.sweep.objective
           ? { metric: spec.sweep.objective.metric, goal: spec.sweep.objective.goal ?? 'maximize' }

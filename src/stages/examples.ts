@@ -3,11 +3,32 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Image } from '../domains/shapes/types';
+import type { LabelValue } from '../labels/types';
 import type { ManifestEntry } from '../model/generate';
 import type { StageContext, StageInput } from '../runtime/stage';
 import type { InputRef } from '../spec/plan';
 import { readJsonlArtifact, sharedDir, upstreamArtifact } from './io';
-import type { LabelRecord } from './label';
+
+/** One line of labels.jsonl, the label stage's output (./label.ts writes it). */
+export interface LabelRecord {
+  /** Image id in the label task (the PNG's base name). */
+  image: string;
+  promptId: string;
+  prompt: string;
+  category: string | null;
+  split: string | null;
+  /** Paths inside the `images` artifact. */
+  png: string;
+  tensor: string;
+  /** Aggregated: majority 0 (bad) or 1 (good), a tie counts as 0; mean, the share of good answers. */
+  label: number;
+  good: number;
+  bad: number;
+  /** Whether the image reached the stage's quorum of good/bad answers. */
+  quorum: boolean;
+  /** Rater name -> answer, skips included. */
+  raters: Record<string, LabelValue>;
+}
 
 export interface LabelledExample {
   image: Image;

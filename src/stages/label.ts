@@ -17,7 +17,7 @@ import {
   aggregate,
   collectLabelsUpdate,
   expandLabels,
-  labeling,
+  LABELING_WORKFLOW_TYPE,
   labelingProgressQuery,
   labelingWorkflowId,
   labelsQuery,
@@ -26,11 +26,12 @@ import {
   type DeadlinePolicy,
   type LabelingInput,
   type LabelingOutcome,
-} from '../../workflows/labeling';
+  type LabelingWorkflow,
+} from '../labels/protocol';
 import { inputRef, materialiseDir, readJsonArtifact, upstreamArtifact, workDir } from './io';
 import type { ArtifactRef } from '../artifacts/types';
 import type { PromptRecord } from './prompts';
-import { readManifest } from './examples';
+import { readManifest, type LabelRecord } from './examples';
 
 type LabelSource =
   | { type: 'simulated'; raters: number; noise: number; bias: number }
@@ -50,27 +51,6 @@ export interface LabelParams {
   quorum: number;
   aggregation: Aggregation;
   seed?: number;
-}
-
-/** One line of labels.jsonl. */
-export interface LabelRecord {
-  /** Image id in the label task (the PNG's base name). */
-  image: string;
-  promptId: string;
-  prompt: string;
-  category: string | null;
-  split: string | null;
-  /** Paths inside the `images` artifact. */
-  png: string;
-  tensor: string;
-  /** Aggregated: majority 0 (bad) or 1 (good), a tie counts as 0; mean, the share of good answers. */
-  label: number;
-  good: number;
-  bad: number;
-  /** Whether the image reached the stage's quorum of good/bad answers. */
-  quorum: boolean;
-  /** Rater name -> answer, skips included. */
-  raters: Record<string, LabelValue>;
 }
 
 /** How often a waiting human stage asks its workflow for progress (and heartbeats). */
@@ -266,11 +246,11 @@ async function humanLabels(
     }
     // A task restarted after a failed run starts from the labels people already gave.
     if (store.getTask(task)) workflowInput.initial = compactFromStore(store, task);
-    let handle: WorkflowHandle<typeof labeling>;
+    let handle: WorkflowHandle<LabelingWorkflow>;
     try {
       // Started before the task is published, so no label can arrive before its workflow exists.
       // A completed run is attached to (its labels are final); a failed one is started afresh.
-      handle = await client.workflow.start(labeling, {
+      handle = await client.workflow.start<LabelingWorkflow>(LABELING_WORKFLOW_TYPE, {
         taskQueue: queue,
         workflowId: task,
         args: [workflowInput],
@@ -278,7 +258,7 @@ async function humanLabels(
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      handle = client.workflow.getHandle<typeof labeling>(task);
+      handle = client.workflow.getHandle<LabelingWorkflow>(task);
     }
     try {
       store.publishTask(publish);

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunEndStatus, RunStart, StageTrackingRef, TrackedRun } from '../../workflows/types';
+import type { RunEndStatus, RunStart, StageTrackingRef, TrackedRun } from '../runtime/protocol';
 import { MAX_KEY_LENGTH } from './batch';
 import { outboxStatus, type OutboxStatus } from './outbox';
 import { alignrunVersion, flattenParams, gitCommit, TAGS } from './params';

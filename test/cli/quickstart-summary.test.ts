@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { summary } from '../../src/cli/quickstart';
-import type { TrialResult } from '../../workflows/types';
+import type { TrialResult } from '../../src/runtime/protocol';
 
 const stage = (metrics: Record<string, number>) => ({ artifacts: {}, metrics, cached: false });
 

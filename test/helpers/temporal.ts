@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServerOnFreePorts, stopDevServer, type DevServerInfo } from '../../src/runtime/devserver';
 import { WorkerSet, type WorkerSetOptions } from '../../src/runtime/workers';
+import { testStages } from './stages/index';
 
 export interface TestServer {
   env: TestWorkflowEnvironment;
@@ -37,12 +38,16 @@ export interface TestStack extends TestServer {
   workers: WorkerSet;
 }
 
-/** A dev server with a WorkerSet serving both queues on it; `stop()` shuts the workers down first. */
+/**
+ * A dev server with a WorkerSet serving both queues on it, the test stages (./stages) included;
+ * `stop()` shuts the workers down first.
+ */
 export async function startTestStack(options: Partial<WorkerSetOptions> = {}): Promise<TestStack> {
   const ts = await startTestServer();
   const workers = await WorkerSet.create({
     connection: ts.env.nativeConnection,
     stateDir: ts.stateDir,
+    extraStages: testStages,
     ...options,
   });
   const running = workers.run();

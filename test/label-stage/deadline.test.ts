@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LabelStore } from '../../src/labels/store';
-import type { TrialResult } from '../../workflows/types';
+import type { TrialResult } from '../../src/runtime/protocol';
 import {
   publishedTask,
   readLabels,

@@ -15,10 +15,10 @@ import {
   closeLabelingSignal,
   collectLabelsUpdate,
   expandLabels,
-  labeling,
   labelingProgressQuery,
   labelsQuery,
-} from '../../workflows/labeling';
+} from '../../src/labels/protocol';
+import { labeling } from '../../workflows/labeling';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 import { postLabelsThroughRestarts, taskOf, tempDir } from '../labels/fixtures';
 

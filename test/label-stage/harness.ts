@@ -10,10 +10,10 @@ import type { LabelStore } from '../../src/labels/store';
 import type { TaskInfo } from '../../src/labels/types';
 import { WorkerSet } from '../../src/runtime/workers';
 import { compileFile } from '../../src/spec/compile';
-import type { LabelRecord } from '../../src/stages/label';
-import { labelingWorkflowId } from '../../workflows/labeling';
-import { trialInput } from '../../workflows/slice';
-import type { TrialResult } from '../../workflows/types';
+import type { LabelRecord } from '../../src/stages/examples';
+import { labelingWorkflowId } from '../../src/labels/protocol';
+import { trialInput } from '../../src/runtime/slice';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 
 export interface Harness {

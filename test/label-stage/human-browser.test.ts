@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { startLabelServer } from '../../src/labels/server';
 import { LabelStore } from '../../src/labels/store';
 import type { LabelValue } from '../../src/labels/types';
-import type { TrialResult } from '../../workflows/types';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { chromiumMissing, launchChromium } from '../helpers/browser';
 import { publishedTask, readLabels, spec, startHarness, startSpec, type Harness } from './harness';
 

@@ -20,10 +20,10 @@ import {
   closeLabelingSignal,
   collectLabelsUpdate,
   expandLabels,
-  labeling,
   labelingProgressQuery,
   type LabelingInput,
-} from '../../workflows/labeling';
+} from '../../src/labels/protocol';
+import { labeling } from '../../workflows/labeling';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 
 let ts: TestServer;

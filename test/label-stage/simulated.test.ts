@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openArtifacts } from '../../src/artifacts/index';
 import { compileFile } from '../../src/spec/compile';
-import type { LabelRecord } from '../../src/stages/label';
-import { trialInput } from '../../workflows/slice';
-import type { TrialResult } from '../../workflows/types';
+import type { LabelRecord } from '../../src/stages/examples';
+import { trialInput } from '../../src/runtime/slice';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 
 let ts: TestStack;

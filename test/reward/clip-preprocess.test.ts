@@ -15,7 +15,7 @@ import {
   quantise,
   type ByteImage,
 } from '../../src/reward/clip-preprocess';
-import { RewardInputError } from '../../src/reward/data';
+import { RewardInputError } from '../../src/reward/errors';
 import { ClipEncoder } from '../../src/reward/encoders';
 
 const DIR = 'test/fixtures/clip-ref';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { objectiveValue, renderTrials } from '../../src/runtime/render';
-import type { SweepProgress } from '../../workflows/types';
+import type { SweepProgress } from '../../src/runtime/protocol';
 
 test('objective values are found by stage.metric, or by a bare name in any stage', () => {
   const m = { 'reward.test_accuracy': 0.8, 'evaluate.gain': 1.2 };

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { compileFile } from '../../src/spec/compile';
-import { trialInput, workflowIdFor } from '../../workflows/slice';
-import type { TrialResult } from '../../workflows/types';
+import { trialInput, workflowIdFor } from '../../src/runtime/slice';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compileFile } from '../../src/spec/compile';
-import { trialInput } from '../../workflows/slice';
-import type { TrialResult } from '../../workflows/types';
+import { trialInput } from '../../src/runtime/slice';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 
 let ts: TestStack;

@@ -3,7 +3,7 @@
 // metric exactly once (read back with MLflow's own Python client).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { trialInput, workflowIdFor } from '../../workflows/slice';
+import { trialInput, workflowIdFor } from '../../src/runtime/slice';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from '../workflows/plans';

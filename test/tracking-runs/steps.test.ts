@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities/index';
+import { createActivities } from '../../src/runtime/activities';
 import type { StageInput, StageOutput } from '../../src/runtime/stage';
 import { RunTracking } from '../../src/tracking/run-tracking';
-import type { TrackedRun } from '../../workflows/types';
+import type { TrackedRun } from '../../src/runtime/protocol';
 import { startTestMlflow, type TestMlflow } from '../helpers/mlflow';
+import { testStages } from '../helpers/stages/index';
 import { buildPlan, type StageSpec } from '../workflows/plans';
 
 const EXPERIMENT = 'alignrun-steps';
@@ -48,7 +49,7 @@ function attempt(
   input: StageInput,
   info: { attempt: number; heartbeatDetails?: unknown },
 ) {
-  const activity = createActivities(stateDir, tracking)[input.instance.kind];
+  const activity = createActivities(stateDir, { tracking, extraStages: testStages })[input.instance.kind];
   return new MockActivityEnvironment(info).run(activity, input);
 }
 

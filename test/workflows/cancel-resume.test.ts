@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { CounterStore } from '../../src/runtime/counters';
+import { CounterStore } from '../helpers/stages/counters';
 import { cancelRun, listRuns, resumeRun, submitPlan, viewRun } from '../../src/runtime/runs';
-import type { TrialProgress, TrialResult } from '../../workflows/types';
+import type { TrialProgress, TrialResult } from '../../src/runtime/protocol';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from './plans';
 

@@ -2,10 +2,10 @@
 // not run again, and the interrupted stage resumes from its last heartbeat checkpoint.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CounterStore } from '../../src/runtime/counters';
+import { CounterStore } from '../helpers/stages/counters';
 import { viewRun } from '../../src/runtime/runs';
-import { trialInput } from '../../workflows/slice';
-import type { TrialResult } from '../../workflows/types';
+import { trialInput } from '../../src/runtime/slice';
+import type { TrialResult } from '../../src/runtime/protocol';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 import { buildPlan } from './plans';
 import { spawnWorker, type WorkerProcess } from './worker-process';

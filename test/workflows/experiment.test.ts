@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { openArtifacts } from '../../src/artifacts/index';
-import { CounterStore } from '../../src/runtime/counters';
-import { progressQuery } from '../../workflows/definitions';
-import { trialInput } from '../../workflows/slice';
-import type { TrialProgress } from '../../workflows/types';
+import { CounterStore } from '../helpers/stages/counters';
+import { progressQuery } from '../../src/runtime/definitions';
+import { trialInput } from '../../src/runtime/slice';
+import type { TrialProgress } from '../../src/runtime/protocol';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan } from './plans';
 

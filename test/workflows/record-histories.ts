@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { repoRoot } from '../../src/runtime/paths';
 import { WorkerSet } from '../../src/runtime/workers';
-import { trialInput } from '../../workflows/slice';
+import { trialInput } from '../../src/runtime/slice';
+import { testStages } from '../helpers/stages/index';
 import { startTestServer } from '../helpers/temporal';
 import { buildPlan, type StageSpec } from './plans';
 
@@ -23,7 +24,11 @@ const suffix = values.suffix;
 const out = path.join(repoRoot, 'test/fixtures/histories');
 mkdirSync(out, { recursive: true });
 const ts = await startTestServer();
-const workers = await WorkerSet.create({ connection: ts.env.nativeConnection, stateDir: ts.stateDir });
+const workers = await WorkerSet.create({
+  connection: ts.env.nativeConnection,
+  stateDir: ts.stateDir,
+  extraStages: testStages,
+});
 const client = ts.env.client;
 
 async function record(base: string, start: (workflowId: string) => Promise<string>) {

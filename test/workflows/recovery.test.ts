@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { compileFile } from '../../src/spec/compile';
 import type { StageInstance } from '../../src/spec/plan';
-import { CounterStore } from '../../src/runtime/counters';
+import { CounterStore } from '../helpers/stages/counters';
 import { cancelRun, submitPlan, viewRun } from '../../src/runtime/runs';
 import { repoRoot } from '../../src/runtime/paths';
-import { trialInput } from '../../workflows/slice';
+import { trialInput } from '../../src/runtime/slice';
 import { startTestServer, type TestServer } from '../helpers/temporal';
 import { buildPlan, type StageSpec } from './plans';
 import { spawnWorker, type WorkerProcess } from './worker-process';
@@ -68,7 +68,8 @@ test('a SIGKILLed worker: its stage restarts on another worker within 20 s; ever
   });
   const waitFrom = Date.now();
   while (((await heartbeatStep('recover', 'long')) ?? 0) < 5) {
-    if (Date.now() - waitFrom > 20_000) assert.fail('status did not show step 5 of the running stage in 20 s');
+    if (Date.now() - waitFrom > 20_000)
+      assert.fail('status did not show step 5 of the running stage in 20 s');
     await sleep(200);
   }
   // A second worker waits on the queue; then the first dies mid-stage.

@@ -1,9 +1,9 @@
 // Sweeps: the parallel limit, shared stages run once, continue-as-new, median early stopping.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CounterStore, type Execution } from '../../src/runtime/counters';
-import { progressQuery } from '../../workflows/definitions';
-import type { SweepProgress, SweepResult } from '../../workflows/types';
+import { CounterStore, type Execution } from '../helpers/stages/counters';
+import { progressQuery } from '../../src/runtime/definitions';
+import type { SweepProgress, SweepResult } from '../../src/runtime/protocol';
 import { startTestStack, type TestStack } from '../helpers/temporal';
 import { buildPlan, type StageSpec } from './plans';
 

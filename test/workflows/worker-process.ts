@@ -1,4 +1,5 @@
-// A worker in its own process (the real `alignrun worker` code), so a test can SIGKILL it.
+// A worker in its own process (the real `alignrun worker` code, with the test stages: see
+// test/helpers/worker-entry.ts), so a test can SIGKILL it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { repoRoot } from '../../src/runtime/paths';
@@ -14,7 +15,7 @@ export interface WorkerProcess {
 export function spawnWorker(address: string, stateDir: string): WorkerProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/runtime/worker-entry.ts', '--address', address, '--state', stateDir],
+    ['--import', 'tsx', 'test/helpers/worker-entry.ts', '--address', address, '--state', stateDir],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

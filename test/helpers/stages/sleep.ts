@@ -1,7 +1,7 @@
 // Test stage: `params.steps` steps of `params.ms / steps` milliseconds each, heartbeating `{step}`
 // and logging metric `step` to MLflow after every step; a retried attempt resumes after the last
 // checkpointed step.
-import type { StageImplementation } from '../src/runtime/stage';
+import type { StageImplementation } from '../../../src/runtime/stage';
 import { recordExecution } from './counter';
 
 export const sleep: StageImplementation = async (input, ctx) => {

@@ -1,7 +1,8 @@
 // Data that crosses the workflow boundary (inputs, results, progress): plain JSON only, and small:
-// big data travels as artifact references (Temporal payloads are capped at 2 MB).
-import type { ArtifactRef, StageResult } from '../src/artifacts/types';
-import type { Plan, Queue, ResolvedModel, StageInstance } from '../src/spec/plan';
+// big data travels as artifact references (Temporal payloads are capped at 2 MB). The workflows
+// (workflows/) and their clients and activities (src/) both speak it.
+import type { ArtifactRef, StageResult } from '../artifacts/types';
+import type { Plan, Queue, ResolvedModel, StageInstance } from '../spec/plan';
 
 export type { ArtifactRef, StageResult };
 export type ResolvedModels = Record<string, ResolvedModel>;
@@ -189,7 +190,7 @@ export interface RunStart {
 
 export type RunEndStatus = 'FINISHED' | 'FAILED' | 'KILLED';
 
-/** The tracking activities (activities/tracking.ts); workflows call them as local activities. */
+/** The tracking activities (src/runtime/activities.ts); workflows call them as local activities. */
 export interface TrackingActivities {
   trackRunStart(start: RunStart): Promise<void>;
   trackStageMetrics(args: {

@@ -1,8 +1,8 @@
 // Builds the StageContext an implementation sees from the running activity's Temporal context.
 import { Context } from '@temporalio/activity';
-import type { ArtifactStore } from '../src/artifacts/types';
-import type { StageContext, StageInput } from '../src/runtime/stage';
-import type { RunTracking } from '../src/tracking/run-tracking';
+import type { ArtifactStore } from '../artifacts/types';
+import type { StageContext, StageInput } from './stage';
+import type { RunTracking } from '../tracking/run-tracking';
 
 export function stageContext(
   stateDir: string,

@@ -1,55 +1,40 @@
-// The stage registry: one activity per stage kind (activity type = kind), plus the cache
-// activities the workflows call before and after a stage. On the workflows' batched path
-// (`record` in the input, see workflows/stage.ts) a stage activity reuses a cached result or
-// records its own, and logs the result's metrics to MLflow, before it returns.
+// Every activity a worker registers: one per stage kind (activity type = kind; the spec's kinds
+// from src/stages/registry.ts, plus any extra ones the caller passes, such as the tests' stages),
+// the cache activities the workflows call before and after a stage, the tracking activities and
+// the labelling workflow's reminder. On the workflows' batched path (`record` in the input, see
+// workflows/stage.ts) a stage activity reuses a cached result or records its own, and logs the
+// result's metrics to MLflow, before it returns.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { openArtifacts } from '../src/artifacts/index';
-import type { StageCache } from '../src/artifacts/cache';
-import type { StageResult } from '../src/artifacts/types';
-import type { StageImplementation, StageInput, StageOutput } from '../src/runtime/stage';
-import type { RecordedStage } from '../workflows/types';
-import { stageContext } from './context';
+import { openArtifacts } from '../artifacts/index';
+import type { StageCache } from '../artifacts/cache';
+import type { StageResult } from '../artifacts/types';
+import { labelReminder } from '../labels/bridge';
+import { stageRegistry } from '../stages/registry';
+import { RunTracking } from '../tracking/run-tracking';
 import { liveHeartbeat } from './heartbeat';
-import { counter } from './counter';
-import { evaluate } from './evaluate';
-import { finetune } from './finetune';
-import { generate } from './generate';
-import { label } from './label';
-import { noop } from './noop';
-import { pretrain } from './pretrain';
-import { prompts } from './prompts';
-import { reward } from './reward';
-import { sleep } from './sleep';
-import { createTrackingActivities } from './tracking';
-import { RunTracking } from '../src/tracking/run-tracking';
-import { labelReminder } from '../src/labels/bridge';
+import type { RecordedStage, TrackingActivities } from './protocol';
+import type { StageImplementation, StageInput, StageOutput } from './stage';
+import { stageContext } from './stage-context';
 
-export const stageRegistry: Record<string, StageImplementation> = {
-  prompts,
-  generate,
-  label,
-  reward,
-  finetune,
-  evaluate,
-  pretrain,
-  noop,
-  sleep,
-  counter,
-};
-
-/**
- * Every activity a worker registers, bound to one state folder (artifacts, cache, counters) and
- * to the worker's MLflow trackers (`tracking`; the caller closes it when the worker stops).
- */
-export function createActivities(
-  stateDir: string,
-  tracking: RunTracking = new RunTracking(stateDir),
+export interface ActivityOptions {
+  /** The worker's MLflow trackers (the caller closes them when the worker stops); default a new one. */
+  tracking?: RunTracking;
   /** Where the line per stage event goes (see stageEvents); the worker command prints them. */
-  log: (line: string) => void = () => {},
-) {
+  log?: (line: string) => void;
+  /** Stage kinds besides the spec's, by kind (tests register their test stages so). */
+  extraStages?: Record<string, StageImplementation>;
+}
+
+/** Every activity a worker registers, bound to one state folder (artifacts, cache, counters). */
+export function createActivities(stateDir: string, options: ActivityOptions = {}) {
+  const { tracking = new RunTracking(stateDir), log = () => {}, extraStages = {} } = options;
+  for (const kind of Object.keys(extraStages)) {
+    if (Object.hasOwn(stageRegistry, kind))
+      throw new Error(`Stage kind ${kind} is a spec stage kind; an extra stage cannot replace it.`);
+  }
   const { store, cache } = openArtifacts(stateDir);
   const activities: Record<string, (...args: any[]) => Promise<unknown>> = {
-    ...createTrackingActivities(tracking),
+    ...trackingActivities(tracking),
     // Reminders of waiting human label tasks (workflows/labeling.ts schedules them).
     labelReminder,
     async lookupCache(key: string): Promise<StageResult | null> {
@@ -69,7 +54,7 @@ export function createActivities(
       return result;
     },
   };
-  for (const [kind, impl] of Object.entries(stageRegistry)) {
+  for (const [kind, impl] of Object.entries({ ...stageRegistry, ...extraStages })) {
     const execute = async (input: StageInput) => {
       const beat = liveHeartbeat();
       try {
@@ -84,6 +69,26 @@ export function createActivities(
       );
   }
   return activities;
+}
+
+/**
+ * The tracking activities: the workflows open and close MLflow runs and record finished stages'
+ * metrics through these, as local activities: each is one append to the durable outbox, and
+ * delivery to MLflow happens in the background. They never throw for a tracking problem:
+ * RunTracking reports it and the run goes on.
+ */
+function trackingActivities(tracking: RunTracking): TrackingActivities {
+  return {
+    async trackRunStart(start) {
+      tracking.startRun(start);
+    },
+    async trackStageMetrics({ run, stage, metrics, finishedAt }) {
+      tracking.logStageMetrics(run, stage, metrics, finishedAt);
+    },
+    async trackRunEnd({ run, status }) {
+      tracking.endRun(run, status);
+    },
+  };
 }
 
 /**

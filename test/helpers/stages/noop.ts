@@ -1,5 +1,5 @@
 // Test stage: does nothing and returns `params.metrics` (orchestration tests and benchmarks).
-import type { StageImplementation } from '../src/runtime/stage';
+import type { StageImplementation } from '../../../src/runtime/stage';
 
 export const noop: StageImplementation = async (input) => ({
   artifacts: {},

@@ -1,6 +1,7 @@
-// Cutting one trial out of a plan: pure, so both the client and the sweep workflow use it.
-import type { Plan, StageInstance } from '../src/spec/plan';
-import type { QueueNames, StageResult, TrialInput } from './types';
+// Cutting one trial out of a plan: pure, so both the client and the sweep workflow use it (the
+// workflow bundle loads this file: no Node APIs).
+import type { Plan, StageInstance } from '../spec/plan';
+import type { QueueNames, StageResult, TrialInput } from './protocol';
 
 export function trialInput(
   plan: Plan,

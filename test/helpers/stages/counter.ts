@@ -1,8 +1,8 @@
 // Test stage: records every real execution in the state folder's counter store (SQLite), so tests
 // can tell a cache hit from a re-run; holds for `params.ms` while heartbeating, and fails its
 // first `params.fail_attempts` attempts (default none).
-import { CounterStore } from '../src/runtime/counters';
-import type { StageContext, StageImplementation, StageInput, StageOutput } from '../src/runtime/stage';
+import { CounterStore } from './counters';
+import type { StageContext, StageImplementation, StageInput, StageOutput } from '../../../src/runtime/stage';
 
 const stores = new Map<string, CounterStore>();
 

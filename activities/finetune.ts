@@ -1,4 +1,0 @@
-// Stage kind `finetune`: thin activity over src/stages/finetune.ts.
-import { implementedInSrc } from './external';
-
-export const finetune = implementedInSrc('finetune');

@@ -1,4 +1,0 @@
-// Stage kind `pretrain`: thin activity over src/stages/pretrain.ts.
-import { implementedInSrc } from './external';
-
-export const pretrain = implementedInSrc('pretrain');
