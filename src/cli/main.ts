@@ -39,6 +39,10 @@ const verbs: Record<string, Verb> = {
   status: { summary: "list experiments, or one experiment's stages", load: lazy('./status.ts') },
   watch: { summary: 'live per-stage progress of one experiment', load: lazy('./watch.ts') },
   cancel: { summary: 'cancel a running experiment', load: lazy('./cancel.ts') },
+  compare: {
+    summary: 'swept values and metrics of runs and sweep trials, side by side',
+    load: lazy('./compare.ts'),
+  },
   resume: {
     summary: 'continue a failed or cancelled experiment from its first unfinished stage',
     load: lazy('./resume.ts'),
