@@ -2,11 +2,10 @@
  * Builds alignrun's tiny text-to-image model, randomly initialised, in the Stable Diffusion ONNX
  * folder layout, so the whole pipeline (and training) runs on it in seconds on a CPU.
  *
- *   node --import tsx src/model/tiny.ts models/tiny-random [--seed 0] [--batch N]
+ *   node --import tsx scripts/build-tiny-model.ts models/tiny-random [--seed 0] [--batch N]
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { allPrompts, COUNT_WORDS, PROMPT_CATEGORIES } from '../domains/shapes/index';
 import { createRng } from '../util/rng';
 import { buildTinyTextEncoder } from './tiny/textEncoder';
@@ -144,31 +143,3 @@ export function buildTinyModel(outDir: string, options: TinyModelOptions = {}): 
   });
   return dir;
 }
-
-function main(argv: string[]): void {
-  const flags = new Map<string, number>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) flags.set(argv[i].slice(2), Number(argv[++i]));
-    else positional.push(argv[i]);
-  }
-  if (positional.length !== 1 || [...flags.values()].some((v) => !Number.isInteger(v))) {
-    console.error('usage: node --import tsx src/model/tiny.ts OUT_DIR [--seed N] [--batch N] [--width C]');
-    process.exit(2);
-  }
-  const width = flags.get('width');
-  let dir: string;
-  try {
-    dir = buildTinyModel(positional[0], {
-      seed: flags.get('seed'),
-      batch: flags.get('batch'),
-      blockChannels: width === undefined ? undefined : [width, 2 * width],
-    });
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
-  }
-  console.log(`wrote ${dir}`);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));

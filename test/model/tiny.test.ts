@@ -41,7 +41,7 @@ test('the same seed writes byte-identical files; another seed other weights', ()
   assert.ok(!a.get('unet/model.onnx')!.equals(c.get('unet/model.onnx')!));
 });
 
-test('models/tiny-random is what `src/model/tiny.ts models/tiny-random --seed 0` builds, under 10 MB', () => {
+test('models/tiny-random is what `scripts/build-tiny-model.ts models/tiny-random --seed 0` builds, under 10 MB', () => {
   const fresh = files(buildTinyModel(join(scratch, 'seed0'), { seed: 0 }));
   const shipped = files(committed);
   assert.deepEqual([...shipped.keys()], [...fresh.keys()]);
