@@ -3,19 +3,21 @@
 import { join } from 'node:path';
 import { generateImages } from '../model/generate';
 import type { StageImplementation } from '../runtime/stage';
-import { inputRef, modelFolder, providerFor, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import type { GenerateStage, Sampler } from '../spec/types.gen';
+import {
+  inputRef,
+  modelFolder,
+  providerFor,
+  readJsonArtifact,
+  upstreamArtifact,
+  workDir,
+  type PlannedParams,
+} from './io';
 import type { PromptRecord } from './prompts';
 
 export const run: StageImplementation = async (input, ctx) => {
-  const p = input.instance.params as {
-    images_per_prompt: number;
-    sampler: {
-      scheduler: 'ddim' | 'euler' | 'dpmpp_2m';
-      steps: number;
-      guidance_scale: number;
-      batch_size: number;
-    };
-    seed: number;
+  const p = input.instance.params as PlannedParams<GenerateStage, 'images_per_prompt'> & {
+    sampler: Required<Sampler>;
   };
   const modelRef = inputRef(input, 'model');
   const modelDir = await modelFolder(input, ctx, modelRef);

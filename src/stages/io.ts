@@ -6,6 +6,14 @@ import type { ArtifactRef } from '../artifacts/types';
 import type { StageContext, StageInput } from '../runtime/stage';
 import type { InputRef } from '../spec/plan';
 
+/**
+ * A stage's params as the plan holds them: the spec's own type (generated from the schema) with the
+ * fields the schema gives defaults, `K`, always present (the compiler fills them in), and `seed`
+ * (derived from metadata.seed when the spec has none). The defaults themselves live only in the schema.
+ */
+export type PlannedParams<T, K extends keyof T = never> = Omit<T, K | 'kind' | 'seed'> &
+  Required<Pick<T, K>> & { seed: number };
+
 /** A folder private to this stage instance, stable across attempts and worker restarts. */
 export function workDir(input: StageInput, ctx: StageContext): string {
   const dir = join(ctx.stateDir, 'work', input.instance.key);

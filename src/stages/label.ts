@@ -21,37 +21,36 @@ import {
   labelingProgressQuery,
   labelingWorkflowId,
   labelsQuery,
-  type Aggregation,
   type CompactLabels,
-  type DeadlinePolicy,
   type LabelingInput,
   type LabelingOutcome,
   type LabelingWorkflow,
 } from '../labels/protocol';
-import { inputRef, materialiseDir, readJsonArtifact, upstreamArtifact, workDir } from './io';
+import type {
+  HumanLabelSource,
+  ImportLabelSource,
+  LabelStage,
+  SimulatedLabelSource,
+} from '../spec/types.gen';
+import {
+  inputRef,
+  materialiseDir,
+  readJsonArtifact,
+  upstreamArtifact,
+  workDir,
+  type PlannedParams,
+} from './io';
 import type { ArtifactRef } from '../artifacts/types';
 import type { PromptRecord } from './prompts';
 import { readManifest, type LabelRecord } from './examples';
 
-type LabelSource =
-  | { type: 'simulated'; raters: number; noise: number; bias: number }
-  | {
-      type: 'human';
-      deadline: string;
-      min_fraction: number;
-      on_deadline: DeadlinePolicy;
-      extend_by: string;
-      reminder_webhook?: string;
-      reminder_every: string;
-    }
-  | { type: 'import'; path: string; format?: 'jsonl' | 'csv' };
-
-export interface LabelParams {
-  source: LabelSource;
-  quorum: number;
-  aggregation: Aggregation;
-  seed?: number;
-}
+/** The label stage's params as planned: the schema's types with its defaults filled in. */
+export type LabelParams = PlannedParams<LabelStage, 'quorum' | 'aggregation'> & {
+  source:
+    | Required<SimulatedLabelSource>
+    | (Required<Omit<HumanLabelSource, 'reminder_webhook'>> & Pick<HumanLabelSource, 'reminder_webhook'>)
+    | ImportLabelSource;
+};
 
 /** How often a waiting human stage asks its workflow for progress (and heartbeats). */
 const POLL_MS = 1000;
@@ -221,7 +220,7 @@ async function humanLabels(
   p: LabelParams,
   publish: Parameters<LabelStore['publishTask']>[0],
 ): Promise<{ image: string; rater: string; value: LabelValue }[]> {
-  const source = p.source as Extract<LabelSource, { type: 'human' }>;
+  const source = p.source as Extract<LabelParams['source'], { type: 'human' }>;
   const activity = Context.current();
   const client = activity.client;
   const bridge = acquireLabelBridge({ dbPath: join(ctx.stateDir, 'labels.db'), client });

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { generatePrompts, parsePrompt, promptSplit } from '../domains/shapes';
 import type { StageImplementation } from '../runtime/stage';
-import { putJson } from './io';
+import type { PromptsStage } from '../spec/types.gen';
+import { putJson, type PlannedParams } from './io';
 
 export interface PromptRecord {
   id: string;
@@ -14,24 +15,23 @@ export interface PromptRecord {
 }
 
 export const run: StageImplementation = async (input, ctx) => {
-  const p = input.instance.params as {
-    source: 'shapes' | 'file';
-    file?: string;
-    categories: ('color' | 'count' | 'background' | 'combination')[];
-    per_category: number;
-    split: 'seen' | 'unseen' | 'all';
-    seed: number;
-  };
+  const p = input.instance.params as PlannedParams<
+    PromptsStage,
+    'source' | 'categories' | 'per_category' | 'split'
+  >;
   let prompts: PromptRecord[];
-  if (p.source === 'file') {
-    prompts = readPromptFile(p.file!);
-  } else {
-    prompts = generatePrompts({
-      categories: p.categories,
-      perCategory: p.per_category,
-      split: p.split,
-      seed: p.seed,
-    }).map((g) => ({ id: g.id, text: g.text, category: g.category, split: g.split }));
+  switch (p.source) {
+    case 'shapes':
+      prompts = generatePrompts({
+        categories: p.categories,
+        perCategory: p.per_category,
+        split: p.split,
+        seed: p.seed,
+      }).map((g) => ({ id: g.id, text: g.text, category: g.category, split: g.split }));
+      break;
+    case 'file':
+      prompts = readPromptFile(p.file!);
+      break;
   }
   if (prompts.length === 0)
     throw new Error('the prompts stage produced no prompts; check its categories, split and file');
