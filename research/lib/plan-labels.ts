@@ -2,7 +2,7 @@
  * An experiment's prompts, generate and label work redone outside Temporal, with the compiled
  * plan's own params: the prompts stage's draw, the generate stage's images, and the label stage's
  * simulated (or imported) labels and aggregation. For measurement scripts that vary
- * what happens after labelling (scripts/self-training-control.ts, scripts/reward-shortcut.ts).
+ * what happens after labelling (research/self-training-control.ts, research/reward-shortcut.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';

@@ -3,7 +3,7 @@
  * for model cards and for watching a pretraining run. With --checkpoint, the UNet's weights are
  * first replaced by a training checkpoint's (its weight average when it has one).
  *
- *   node --import tsx scripts/eval-model.ts MODEL_DIR [--checkpoint DIR] [--out DIR]
+ *   node --import tsx research/eval-model.ts MODEL_DIR [--checkpoint DIR] [--out DIR]
  *        [--steps 30] [--guidance 1.5] [--per-category 8] [--seeds 0,1]
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +27,7 @@ const { values, positionals } = parseArgs({
 });
 if (positionals.length !== 1) {
   console.error(
-    'usage: node --import tsx scripts/eval-model.ts MODEL_DIR [--checkpoint DIR] [--out DIR] [--steps N] [--guidance G] [--per-category N] [--seeds 0,1]',
+    'usage: node --import tsx research/eval-model.ts MODEL_DIR [--checkpoint DIR] [--out DIR] [--steps N] [--guidance G] [--per-category N] [--seeds 0,1]',
   );
   process.exit(2);
 }

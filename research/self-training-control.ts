@@ -13,7 +13,7 @@
  * quickstart does not evaluate on: alignment (overall and per category) and both fidelity measures
  * (the well-formed share, and the Fréchet distance of image statistics to rendered images).
  *
- *   node --import tsx scripts/self-training-control.ts [--work DIR] [--seeds 4,5,6,7,8,9,10,11]
+ *   node --import tsx research/self-training-control.ts [--work DIR] [--seeds 4,5,6,7,8,9,10,11]
  *       [--images-per-prompt N] [--arms FILE] [--splits seen,unseen] [--spec FILE] [--model DIR]
  *
  * --images-per-prompt replaces the plan's generate count; --arms replaces the three arms with a
@@ -34,7 +34,7 @@ import { MALFORMED_CHECKS, type PromptCategory, type PromptSplit } from '../src/
 import { evaluate, type EvaluateParams, type SplitMetrics } from '../src/evaluate/evaluate';
 import { finetune, type FinetuneParams } from '../src/finetune/finetune';
 import { hashJson } from '../src/spec/hash';
-import { countFlag } from './lib/flags';
+import { countFlag } from '../scripts/lib/flags';
 import { planLabels } from './lib/plan-labels';
 
 const { values } = parseArgs({

@@ -1,14 +1,14 @@
 /**
  * What the auxiliary loss does to the reward model on prompts it has no labels for. Redoes
  * experiments/reward-ablation.yaml's prompts, generate and label work with the plan's own params
- * (scripts/lib/plan-labels.ts), trains the reward stage's model on the seen prompts' labels for
+ * (research/lib/plan-labels.ts), trains the reward stage's model on the seen prompts' labels for
  * each lambda and seed, and prints, on the unseen prompts' labels: accuracy, AUC, the mean score,
  * and the accuracy of calling every pair bad. Accuracy that rises with lambda while AUC does not
  * and the mean score falls means the model learnt to score new prompts low, not to rank better.
  * A spec whose reward stage starts from a pretrained model (backbone.init) also gets a row for
  * that model as it is, before any training on the labels.
  *
- *   node --import tsx scripts/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
+ *   node --import tsx research/reward-shortcut.ts [--work DIR] [--lambdas 0,0.5,1] [--seeds 0,1,2]
  *       [--per-category N]   (prompts per category; the spec's 12 by default)
  *       [--images-per-prompt N]   (images generated and labelled per prompt; the spec's 8 by default)
  *       [--model DIR]   (another base model than the spec's)
@@ -30,7 +30,7 @@ import { separation } from '../src/reward/metrics';
 import { RewardModel } from '../src/reward/score';
 import { hashJson } from '../src/spec/hash';
 import { trainReward, type RewardStageParams } from '../src/reward/train';
-import { countFlag } from './lib/flags';
+import { countFlag } from '../scripts/lib/flags';
 import { planLabels } from './lib/plan-labels';
 
 const { values } = parseArgs({
