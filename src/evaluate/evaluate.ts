@@ -20,7 +20,6 @@ import {
 } from '../domains/shapes/index';
 import {
   MALFORMED_CHECKS,
-  PROMPT_CATEGORIES,
   type Image,
   type MalformedCheck,
   type PromptCategory,
@@ -30,6 +29,7 @@ import { contactSheet } from '../model/images';
 import { DiffusionPipeline } from '../model/pipeline';
 import type { SchedulerName } from '../model/schedulers/index';
 import { RewardModel } from '../reward/score';
+import { schemaDefaults, withDefaults } from '../spec/defaults';
 import { frechetDistance, imageFeatures } from './fidelity';
 
 /** A user-visible problem with the evaluate stage's inputs. */
@@ -92,17 +92,24 @@ export interface EvaluateResult {
   sheets: string[];
 }
 
+/** `given` with the schema's defaults, the sampler's included (the defaults live only there). */
+function resolveParams(given: EvaluateParams): Required<Omit<EvaluateParams, 'seed'>> & EvaluateParams {
+  const d = schemaDefaults('evaluate_stage') as EvaluateParams;
+  return {
+    ...withDefaults(given, d),
+    sampler: withDefaults(given.sampler ?? {}, d.sampler ?? {}),
+  } as Required<Omit<EvaluateParams, 'seed'>> & EvaluateParams;
+}
+
 export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
-  const p = input.params;
-  const splits = p.splits ?? ['seen', 'unseen'];
-  const categories = p.categories ?? [...PROMPT_CATEGORIES];
-  const seeds = p.seeds ?? [0, 1];
+  const p = resolveParams(input.params);
+  const { splits, categories, seeds } = p;
   const names = Object.keys(input.models);
   if (names.length === 0)
     throw new EvaluateInputError('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
-  const scheduler: SchedulerName = p.sampler?.scheduler ?? 'ddim';
-  const batchSize = Math.max(1, p.sampler?.batch_size ?? 8);
+  const scheduler: SchedulerName = p.sampler.scheduler!;
+  const batchSize = Math.max(1, p.sampler.batch_size!);
   mkdirSync(input.outDir, { recursive: true });
 
   const freeText = (input.prompts ?? []).find(({ text }) => !parsePrompt(text));
@@ -127,7 +134,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
     const prompts =
       mine.length > 0
         ? mine
-        : generatePrompts({ categories, perCategory: p.per_category ?? 16, split, seed: p.seed ?? 0 });
+        : generatePrompts({ categories, perCategory: p.per_category, split, seed: p.seed ?? 0 });
     const jobs = prompts.flatMap((prompt) => seeds.map((seed) => ({ prompt, seed: `${prompt.id}:${seed}` })));
     return { split, jobs };
   });
@@ -211,7 +218,7 @@ async function generateJobs(
   jobs: readonly Job[],
   o: { scheduler: SchedulerName; batchSize: number; done: number; total: number },
 ): Promise<Image[]> {
-  const p = input.params;
+  const p = resolveParams(input.params);
   const pipeline = await DiffusionPipeline.open(input.models[name]);
   const images: Image[] = [];
   try {
@@ -225,8 +232,8 @@ async function generateJobs(
           prompts: chunk.map((j) => j.prompt.text),
           seeds: chunk.map((j) => j.seed),
           scheduler: o.scheduler,
-          steps: p.sampler?.steps ?? 20,
-          guidanceScale: p.sampler?.guidance_scale ?? 5,
+          steps: p.sampler.steps!,
+          guidanceScale: p.sampler.guidance_scale!,
           signal: input.signal,
           // Progress (the stage's heartbeat) after every denoising step.
           onStep: (step, steps) =>

@@ -7,6 +7,7 @@
 import type { Image } from '../domains/shapes/types';
 import { PROMPT_CATEGORIES } from '../domains/shapes/types';
 import { RewardModel } from '../reward/score';
+import { schemaDefaults, withDefaults } from '../spec/defaults';
 import type { DenoiseSample } from './data';
 import { trainDenoiser, type LoraParams, type OptimizerParams } from './denoise';
 import { ImageFolderError, loadImageFolder } from './imagefolder';
@@ -44,9 +45,19 @@ export interface FinetuneInput {
   signal?: AbortSignal;
 }
 
+/** `given` with the schema's defaults, in nested objects too (the defaults live only there). */
+function resolveParams(given: FinetuneParams): FinetuneParams {
+  const d = schemaDefaults('finetune_stage') as FinetuneParams;
+  return {
+    ...withDefaults(given, d),
+    pretrain_data: withDefaults(given.pretrain_data ?? {}, d.pretrain_data ?? {}),
+    unlabelled: withDefaults(given.unlabelled ?? {}, schemaDefaults('finetune_stage', 'unlabelled')),
+  };
+}
+
 export async function finetune(input: FinetuneInput) {
-  const p = input.params;
-  const weighting = p.weight ?? 'label';
+  const p = resolveParams(input.params);
+  const weighting = p.weight;
   const needsReward = weighting === 'reward' || (input.unlabelled?.length ?? 0) > 0;
   if (needsReward && !input.rewardDir) {
     throw new Error(
@@ -78,14 +89,10 @@ export async function finetune(input: FinetuneInput) {
         input.unlabelled.map((e) => e.image),
         input.unlabelled.map((e) => e.prompt),
       );
-      const threshold = p.unlabelled?.threshold ?? 0.5;
+      const threshold = p.unlabelled!.threshold!;
       input.unlabelled.forEach((e, i) => {
         const w =
-          (p.unlabelled?.weighting ?? 'threshold') === 'threshold'
-            ? scores[i] >= threshold
-              ? 1
-              : 0
-            : clamp(scores[i]);
+          p.unlabelled!.weighting === 'threshold' ? (scores[i] >= threshold ? 1 : 0) : clamp(scores[i]);
         modelData.push({ image: e.image, prompt: e.prompt, weight: w, latents: e.latents });
       });
     }
@@ -93,9 +100,9 @@ export async function finetune(input: FinetuneInput) {
     await reward?.close();
   }
   modelData = modelData.filter((s) => s.weight > 0);
-  const beta = p.beta ?? 1;
+  const beta = p.beta!;
   const seed = p.seed ?? 0;
-  const pretrainData = beta > 0 ? (await pretrainingData(input)).map((s) => ({ ...s, weight: beta })) : [];
+  const pretrainData = beta > 0 ? (await pretrainingData(input, p)).map((s) => ({ ...s, weight: beta })) : [];
   if (modelData.length === 0 && pretrainData.length === 0) {
     throw new Error(
       'No labelled image has a positive weight and beta is 0: there is nothing to fine-tune on.',
@@ -109,13 +116,13 @@ export async function finetune(input: FinetuneInput) {
     outDir: input.outDir,
     modelData,
     pretrainData,
-    steps: p.steps ?? 300,
-    learningRate: p.learning_rate ?? 1e-4,
-    batchSize: p.batch_size ?? 16,
+    steps: p.steps!,
+    learningRate: p.learning_rate!,
+    batchSize: p.batch_size!,
     optimizer: p.optimizer,
-    method: p.method ?? 'full',
+    method: p.method,
     lora: p.lora,
-    checkpointEvery: p.checkpoint_every ?? 50,
+    checkpointEvery: p.checkpoint_every,
     emaDecay: p.ema_decay,
     seed,
     onProgress: input.onProgress,
@@ -124,12 +131,11 @@ export async function finetune(input: FinetuneInput) {
 }
 
 /** D_pre: rendered shapes (source: shapes) or an imagefolder (source: folder), at the model's size. */
-async function pretrainingData(input: FinetuneInput): Promise<DenoiseSample[]> {
-  const p = input.params;
+async function pretrainingData(input: FinetuneInput, p: FinetuneParams): Promise<DenoiseSample[]> {
   const seed = p.seed ?? 0;
-  const d = p.pretrain_data ?? {};
-  if ((d.source ?? 'shapes') === 'shapes') {
-    return renderedData([...PROMPT_CATEGORIES], d.size ?? 512, `finetune:${seed}`, d.misdescribe ?? 0);
+  const d = p.pretrain_data!;
+  if (d.source === 'shapes') {
+    return renderedData([...PROMPT_CATEGORIES], d.size!, `finetune:${seed}`, d.misdescribe!);
   }
   if (!d.path) throw new ImageFolderError("pretrain_data source 'folder' needs a 'path' to an imagefolder.");
   const first = input.labelled[0]?.image;

@@ -39,6 +39,7 @@ import {
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession, type CenteredHeadJson } from './score';
 import type { RewardStage } from '../spec/types.gen';
+import { schemaDefaults, withDefaults } from '../spec/defaults';
 
 /** The reward stage's params, named as in the experiment spec (reward_stage). */
 /** The reward stage's training params, as the spec names them (types from the schema). */
@@ -92,23 +93,27 @@ export interface RewardResult {
 
 type Resolved = Required<RewardParams>;
 
+/** The params the training reads, each defaulted as the schema says (defaults live only there). */
+const RESOLVED_KEYS = [
+  'lambda',
+  'perturbations',
+  'temperature',
+  'aux_on',
+  'perturb_from',
+  'learning_rate',
+  'epochs',
+  'batch_size',
+  'validation_split',
+  'hidden',
+  'backbone',
+  'head',
+] as const;
+
 function resolve(p: RewardParams): Resolved {
-  return {
-    lambda: p.lambda ?? 0.5,
-    perturbations: p.perturbations ?? 3,
-    temperature: p.temperature ?? 1,
-    aux_on: p.aux_on ?? 'positive',
-    perturb_from: p.perturb_from ?? 'vocabulary',
-    learning_rate: p.learning_rate ?? 1e-3,
-    epochs: p.epochs ?? 20,
-    batch_size: p.batch_size ?? 32,
-    validation_split: p.validation_split ?? 0.2,
-    hidden: p.hidden ?? 64,
-    backbone: p.backbone ?? { type: 'tiny' },
-    head: p.head ?? 'mlp',
-    reference_images: p.reference_images ?? 32,
-    seed: p.seed ?? 0,
-  };
+  const d = schemaDefaults('reward_stage');
+  const defaults = Object.fromEntries(RESOLVED_KEYS.map((k) => [k, d[k]]));
+  // reference_images has no schema default (it is refused without head: centered).
+  return withDefaults({ ...p, seed: p.seed ?? 0 }, { ...defaults, reference_images: 32 }) as Resolved;
 }
 
 export async function trainReward(input: RewardStageInput): Promise<RewardResult> {

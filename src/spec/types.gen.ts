@@ -242,7 +242,7 @@ export interface RewardStage extends StageCommon {
    */
   aux_on?: 'positive' | 'all';
   /**
-   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' (when absent) swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
+   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
    */
   perturb_from?: 'vocabulary' | 'labelled';
   learning_rate?: number;
@@ -255,11 +255,11 @@ export interface RewardStage extends StageCommon {
   test_split?: 'seen' | 'unseen';
   hidden?: number;
   /**
-   * The reward head: 'mlp' (when absent) scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
+   * The reward head: 'mlp' scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
    */
   head?: 'mlp' | 'centered';
   /**
-   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels).
+   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels). Only with head: centered, so it has no schema default.
    */
   reference_images?: number;
 }
@@ -674,7 +674,7 @@ export interface RewardStage1 {
    */
   aux_on?: 'positive' | 'all';
   /**
-   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' (when absent) swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
+   * Where the auxiliary loss's perturbed prompts come from: 'vocabulary' swaps a colour, count, background or shape word for any other of the vocabulary; 'labelled' keeps only the swaps that are prompts of training labels, so every candidate is some image's own prompt and the loss cannot teach the model to score a prompt low from its text alone (a prompt with no labelled neighbour gets no auxiliary term).
    */
   perturb_from?: 'vocabulary' | 'labelled';
   learning_rate?: number;
@@ -687,11 +687,11 @@ export interface RewardStage1 {
   test_split?: 'seen' | 'unseen';
   hidden?: number;
   /**
-   * The reward head: 'mlp' (when absent) scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
+   * The reward head: 'mlp' scores r = s(x, z), the MLP over image and text features; 'centered' scores r = s(x, z) - mean over reference images x' of s(x', z) + c0, so no function of the prompt alone reaches the score (the reference images are a seeded draw of the training labels' images, stored with the model).
    */
   head?: 'mlp' | 'centered';
   /**
-   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels).
+   * How many labelled training images the 'centered' head centres over (32 when absent; fewer when there are fewer training labels). Only with head: centered, so it has no schema default.
    */
   reference_images?: number;
 }

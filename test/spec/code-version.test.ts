@@ -19,7 +19,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 // A copy of the sources to edit, with this checkout's packages.
 const tree = join(work, 'tree');
-for (const dir of ['src', 'workflows']) cpSync(resolve(dir), join(tree, dir), { recursive: true });
+for (const dir of ['src', 'workflows', 'schemas']) cpSync(resolve(dir), join(tree, dir), { recursive: true });
 symlinkSync(resolve('node_modules'), join(tree, 'node_modules'));
 
 test("a stage kind's version covers its imports and worker entries, not type-only imports", () => {
