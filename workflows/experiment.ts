@@ -18,15 +18,9 @@ import {
   reportMetricSignal,
   statusKey,
 } from '../src/runtime/definitions';
-import {
-  BATCHED_STAGES_PATCH,
-  causeMessage,
-  lookupCached,
-  pendingProgress,
-  runStage,
-  type StageRun,
-} from './stage';
+import { BATCHED_STAGES_PATCH, lookupCached, pendingProgress, runStage, type StageRun } from './stage';
 import { runTracking, TRACKING_PATCH, type RunTrackingCalls } from './tracking';
+import { innermostMessage } from '../src/util/errors';
 import type {
   RunStatus,
   StageProgress,
@@ -107,8 +101,8 @@ export async function experiment(input: TrialInput): Promise<TrialResult> {
         ).catch((err) => {
           if (isCancellation(err)) progress[key].state = 'cancelled';
           else {
-            Object.assign(progress[key], { state: 'failed', error: causeMessage(err) });
-            failed ??= { stage: inst.stage, message: causeMessage(err) };
+            Object.assign(progress[key], { state: 'failed', error: innermostMessage(err) });
+            failed ??= { stage: inst.stage, message: innermostMessage(err) };
             scope.cancel(); // stop the sibling stages: the run has failed
           }
           throw err;

@@ -127,10 +127,3 @@ export async function runStage(
 export function pendingProgress(inst: StageInstance): StageProgress {
   return { stage: inst.stage, key: inst.key, kind: inst.kind, queue: inst.queue, state: 'pending' };
 }
-
-/** One sentence for a failure: the innermost cause's message. */
-export function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && e.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}

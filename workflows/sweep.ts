@@ -39,7 +39,8 @@ import {
 import { experiment } from './experiment';
 import { objectiveValue } from '../src/runtime/objective';
 import { trialInput } from '../src/runtime/slice';
-import { BATCHED_STAGES_PATCH, causeMessage, lookupCached, pendingProgress, runStage } from './stage';
+import { innermostMessage } from '../src/util/errors';
+import { BATCHED_STAGES_PATCH, lookupCached, pendingProgress, runStage } from './stage';
 import { runTracking, TRACKING_PATCH } from './tracking';
 import type {
   MetricReport,
@@ -178,7 +179,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     } catch (err) {
       Object.assign(sharedProgress[key], {
         state: isCancellation(err) ? 'cancelled' : 'failed',
-        error: causeMessage(err),
+        error: innermostMessage(err),
       });
       throw err;
     }
@@ -211,7 +212,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       if (state.trials[trialId].state === 'stopped') return;
       state.trials[trialId] = {
         state: isCancellation(err) ? 'cancelled' : 'failed',
-        error: causeMessage(err),
+        error: innermostMessage(err),
       };
     } finally {
       running.delete(trialId);

@@ -29,7 +29,7 @@ import { contactSheet } from '../model/images';
 import { DiffusionPipeline } from '../model/pipeline';
 import type { SchedulerName } from '../model/schedulers/index';
 import { RewardModel } from '../reward/score';
-import { schemaDefaults, withDefaults } from '../spec/defaults';
+import { withSchemaDefaults } from '../spec/defaults';
 import { frechetDistance, imageFeatures } from './fidelity';
 
 /** A user-visible problem with the evaluate stage's inputs. */
@@ -92,13 +92,18 @@ export interface EvaluateResult {
   sheets: string[];
 }
 
+/** How the evaluated models sample: the spec's sampler, defaults filled in. */
+interface Sampling {
+  scheduler: SchedulerName;
+  steps: number;
+  guidanceScale: number;
+  batchSize: number;
+}
+
 /** `given` with the schema's defaults, the sampler's included (the defaults live only there). */
 function resolveParams(given: EvaluateParams): Required<Omit<EvaluateParams, 'seed'>> & EvaluateParams {
-  const d = schemaDefaults('evaluate_stage') as EvaluateParams;
-  return {
-    ...withDefaults(given, d),
-    sampler: withDefaults(given.sampler ?? {}, d.sampler ?? {}),
-  } as Required<Omit<EvaluateParams, 'seed'>> & EvaluateParams;
+  return withSchemaDefaults(given, 'evaluate_stage') as Required<Omit<EvaluateParams, 'seed'>> &
+    EvaluateParams;
 }
 
 export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
@@ -108,8 +113,12 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
   if (names.length === 0)
     throw new EvaluateInputError('The evaluate stage got no models; name at least one.');
   const reward = input.rewardDir ? await RewardModel.open(input.rewardDir) : null;
-  const scheduler: SchedulerName = p.sampler.scheduler!;
-  const batchSize = Math.max(1, p.sampler.batch_size!);
+  const sampling: Sampling = {
+    scheduler: p.sampler.scheduler!,
+    steps: p.sampler.steps!,
+    guidanceScale: p.sampler.guidance_scale!,
+    batchSize: Math.max(1, p.sampler.batch_size!),
+  };
   mkdirSync(input.outDir, { recursive: true });
 
   const freeText = (input.prompts ?? []).find(({ text }) => !parsePrompt(text));
@@ -120,7 +129,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
       );
     }
     try {
-      return await evaluateFreeText(input, reward, { seeds, scheduler, batchSize });
+      return await evaluateFreeText(input, reward, { seeds, ...sampling });
     } finally {
       await reward?.close();
     }
@@ -149,7 +158,7 @@ export async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
       const rows: { name: string; images: Image[] }[] = [];
       for (const name of names) {
         input.signal?.throwIfAborted();
-        const images = await generateJobs(input, name, jobs, { scheduler, batchSize, done, total });
+        const images = await generateJobs(input, name, jobs, { ...sampling, done, total });
         done += jobs.length;
         input.onProgress?.({ done, total });
         const verdicts = images.map((im, k) => judge(im, jobs[k].prompt));
@@ -216,9 +225,8 @@ async function generateJobs(
   input: EvaluateInput,
   name: string,
   jobs: readonly Job[],
-  o: { scheduler: SchedulerName; batchSize: number; done: number; total: number },
+  o: Sampling & { done: number; total: number },
 ): Promise<Image[]> {
-  const p = resolveParams(input.params);
   const pipeline = await DiffusionPipeline.open(input.models[name]);
   const images: Image[] = [];
   try {
@@ -232,8 +240,8 @@ async function generateJobs(
           prompts: chunk.map((j) => j.prompt.text),
           seeds: chunk.map((j) => j.seed),
           scheduler: o.scheduler,
-          steps: p.sampler.steps!,
-          guidanceScale: p.sampler.guidance_scale!,
+          steps: o.steps,
+          guidanceScale: o.guidanceScale,
           signal: input.signal,
           // Progress (the stage's heartbeat) after every denoising step.
           onStep: (step, steps) =>
@@ -257,7 +265,7 @@ async function generateJobs(
 async function evaluateFreeText(
   input: EvaluateInput,
   reward: RewardModel | null,
-  o: { seeds: (number | string)[]; scheduler: SchedulerName; batchSize: number },
+  o: Sampling & { seeds: (number | string)[] },
 ): Promise<EvaluateResult> {
   const names = Object.keys(input.models);
   const prompts = input.prompts ?? [];

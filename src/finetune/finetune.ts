@@ -7,7 +7,7 @@
 import type { Image } from '../domains/shapes/types';
 import { PROMPT_CATEGORIES } from '../domains/shapes/types';
 import { RewardModel } from '../reward/score';
-import { schemaDefaults, withDefaults } from '../spec/defaults';
+import { withSchemaDefaults } from '../spec/defaults';
 import type { DenoiseSample } from './data';
 import { trainDenoiser, type LoraParams, type OptimizerParams } from './denoise';
 import { ImageFolderError, loadImageFolder } from './imagefolder';
@@ -47,12 +47,8 @@ export interface FinetuneInput {
 
 /** `given` with the schema's defaults, in nested objects too (the defaults live only there). */
 function resolveParams(given: FinetuneParams): FinetuneParams {
-  const d = schemaDefaults('finetune_stage') as FinetuneParams;
-  return {
-    ...withDefaults(given, d),
-    pretrain_data: withDefaults(given.pretrain_data ?? {}, d.pretrain_data ?? {}),
-    unlabelled: withDefaults(given.unlabelled ?? {}, schemaDefaults('finetune_stage', 'unlabelled')),
-  };
+  // unlabelled has no default object; its fields' defaults apply whenever unlabelled images come.
+  return withSchemaDefaults({ ...given, unlabelled: given.unlabelled ?? {} }, 'finetune_stage');
 }
 
 export async function finetune(input: FinetuneInput) {

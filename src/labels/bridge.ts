@@ -8,6 +8,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { startForwarder, type Forwarder } from './forwarder';
 import { addLabelsUpdate, addRatersUpdate, type ReminderInput } from './protocol';
 import { LabelStore } from './store';
+import { innermostMessage } from '../util/errors';
 import type { LabelEvent } from './types';
 
 export interface LabelBridgeOptions {
@@ -50,7 +51,7 @@ export function labelEventSender(options: LabelBridgeOptions): (batch: LabelEven
           const why =
             err instanceof WorkflowNotFoundError
               ? `no labelling workflow runs for task '${task}': its run ended or was never started`
-              : causeText(err);
+              : innermostMessage(err).replace(/\.$/, '');
           if (!reported.has(`${task}\n${why}`)) {
             reported.add(`${task}\n${why}`);
             log(
@@ -71,16 +72,6 @@ function failureType(err: unknown): string | undefined {
   const e = err as { name?: string; cause?: { name?: string; type?: string } };
   if (e?.name === 'WorkflowUpdateFailedError' && e.cause?.name === 'ApplicationFailure') return e.cause.type;
   return undefined;
-}
-
-/** The innermost non-empty message of `err` and its causes (never an empty string). */
-function causeText(err: unknown): string {
-  let text = '';
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e;) {
-    text = e.message || text;
-    e = e.cause as typeof e;
-  }
-  return (text || (err as Error)?.name || 'no reason given').replace(/\.$/, '');
 }
 
 interface SharedBridge {

@@ -39,7 +39,7 @@ import {
 import { buildRewardTrainingGraph } from './objective';
 import { scoreWithSession, type CenteredHeadJson } from './score';
 import type { RewardStage } from '../spec/types.gen';
-import { schemaDefaults, withDefaults } from '../spec/defaults';
+import { withSchemaDefaults } from '../spec/defaults';
 
 /** The reward stage's params, named as in the experiment spec (reward_stage). */
 /** The reward stage's training params, as the spec names them (types from the schema). */
@@ -93,27 +93,11 @@ export interface RewardResult {
 
 type Resolved = Required<RewardParams>;
 
-/** The params the training reads, each defaulted as the schema says (defaults live only there). */
-const RESOLVED_KEYS = [
-  'lambda',
-  'perturbations',
-  'temperature',
-  'aux_on',
-  'perturb_from',
-  'learning_rate',
-  'epochs',
-  'batch_size',
-  'validation_split',
-  'hidden',
-  'backbone',
-  'head',
-] as const;
-
+/** The params the training reads, defaulted as the schema says (the defaults live only there). */
 function resolve(p: RewardParams): Resolved {
-  const d = schemaDefaults('reward_stage');
-  const defaults = Object.fromEntries(RESOLVED_KEYS.map((k) => [k, d[k]]));
+  const out = withSchemaDefaults({ ...p, seed: p.seed ?? 0 }, 'reward_stage');
   // reference_images has no schema default (it is refused without head: centered).
-  return withDefaults({ ...p, seed: p.seed ?? 0 }, { ...defaults, reference_images: 32 }) as Resolved;
+  return { ...out, reference_images: out.reference_images ?? 32 } as Resolved;
 }
 
 export async function trainReward(input: RewardStageInput): Promise<RewardResult> {

@@ -11,6 +11,7 @@ import type { StageResult } from '../artifacts/types';
 import { labelReminder } from '../labels/bridge';
 import { stageRegistry } from '../stages/registry';
 import { RunTracking } from '../tracking/run-tracking';
+import { innermostMessage } from '../util/errors';
 import { liveHeartbeat } from './heartbeat';
 import type { RecordedStage, TrackingActivities } from './protocol';
 import type { StageImplementation, StageInput, StageOutput } from './stage';
@@ -118,17 +119,12 @@ async function stageEvents<T>(
     if (cancellationSignal.aborted) line(`cancelled after ${took()}`);
     else {
       const last = (err as ApplicationFailure).nonRetryable || (max > 0 && info.attempt >= max);
-      line(`failed after ${took()}${last ? ', no attempts left' : ''}: ${causeText(err)}`);
+      line(
+        `failed after ${took()}${last ? ', no attempts left' : ''}: ${innermostMessage(err).replace(/\s*\n\s*/g, ' ')}`,
+      );
     }
     throw err;
   }
-}
-
-/** The innermost cause's message, on one line. */
-function causeText(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return String(e?.message || err).replace(/\s*\n\s*/g, ' ');
 }
 
 /**

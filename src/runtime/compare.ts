@@ -5,12 +5,12 @@
 // sweep given by its ID). Metrics come from the workflow's result when it has finished (no worker
 // needed) and from its progress query while it runs; a sweep's assignments from its plan, which is
 // in the workflow's start input.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { table } from '../util/table';
-import { progressQuery } from './definitions';
 import { UserError } from './paths';
 import type { SweepInput, SweepProgress, SweepResult, TrialProgress, TrialResult } from './protocol';
+import { describeOrExplain, queryProgress } from './runs';
 
 export interface CompareColumn {
   /** `ID` for a run, `ID/t3` for a trial of a sweep. */
@@ -28,20 +28,13 @@ export async function compareColumns(client: Client, refs: string[]): Promise<Co
   for (const ref of refs) {
     const [id, trial] = splitRef(ref);
     const handle = client.workflow.getHandle(id);
-    let desc;
-    try {
-      desc = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new UserError(`No run with id ${id}; see \`alignrun status\`.`);
-      throw err;
-    }
+    const desc = await describeOrExplain(handle);
     const status = desc.status.name.toLowerCase();
     const finished = status === 'completed';
     if (desc.type === 'sweep') {
       const summary = finished
         ? ((await handle.result()) as SweepResult).trials
-        : ((await queryProgress(client, id)) as SweepProgress).trials;
+        : ((await runningProgress(client, id)) as SweepProgress).trials;
       const assignments = await sweepAssignments(client, id);
       const ids = trial ? [trial] : Object.keys(assignments);
       for (const t of ids) {
@@ -64,7 +57,7 @@ export async function compareColumns(client: Client, refs: string[]): Promise<Co
       for (const [stage, r] of Object.entries(((await handle.result()) as TrialResult).stages))
         for (const [k, v] of Object.entries(r.metrics)) metrics[`${stage}.${k}`] = v;
     } else {
-      for (const s of ((await queryProgress(client, id)) as TrialProgress).stages)
+      for (const s of ((await runningProgress(client, id)) as TrialProgress).stages)
         for (const [k, v] of Object.entries(s.metrics ?? {})) metrics[`${s.stage}.${k}`] = v;
     }
     out.push({ label: id, state: status, params: {}, metrics });
@@ -77,11 +70,9 @@ function splitRef(ref: string): [string, string | undefined] {
   return m ? [m[1], m[2]] : [ref, undefined];
 }
 
-async function queryProgress(client: Client, id: string): Promise<TrialProgress | SweepProgress> {
+async function runningProgress(client: Client, id: string): Promise<TrialProgress | SweepProgress> {
   try {
-    return await client.withDeadline(Date.now() + 5000, () =>
-      client.workflow.getHandle(id).query(progressQuery),
-    );
+    return await queryProgress(client, id);
   } catch (err) {
     throw new UserError(
       `Run ${id} is still going and did not answer (${String((err as Error).message).split('\n')[0]}); is a worker running?`,

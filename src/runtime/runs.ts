@@ -202,8 +202,7 @@ export async function viewRun(client: Client, workflowId: string): Promise<RunVi
     pending,
   };
   try {
-    // Queries need a worker; don't hang when none is running.
-    view.progress = await client.withDeadline(Date.now() + 5000, () => handle.query(progressQuery));
+    view.progress = await queryProgress(client, workflowId);
   } catch (err) {
     view.progressError = `progress unavailable (${String((err as Error).message).split('\n')[0]}); is a worker running?`;
   }
@@ -217,7 +216,15 @@ export async function viewRun(client: Client, workflowId: string): Promise<RunVi
   return view;
 }
 
-async function describeOrExplain(handle: WorkflowHandle) {
+/** A run's progress query, given up after 5 s (queries need a worker; don't hang without one). */
+export function queryProgress(client: Client, workflowId: string): Promise<TrialProgress | SweepProgress> {
+  return client.withDeadline(Date.now() + 5000, () =>
+    client.workflow.getHandle(workflowId).query(progressQuery),
+  );
+}
+
+/** Describes a run; an unknown id is one sentence. */
+export async function describeOrExplain(handle: WorkflowHandle) {
   try {
     return await handle.describe();
   } catch (err) {

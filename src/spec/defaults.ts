@@ -9,28 +9,18 @@ export function applyDefaults<T>(root: JsonSchema, value: T): T {
 }
 
 /**
- * The defaults the schema declares for `$defs/<name>` (or the object at `path` under it), nested
- * objects with defaults filled too: for code that takes params without going through a plan.
+ * `given` with the defaults the schema declares for `$defs/<name>` filled in where it leaves a
+ * field undefined, nested objects included, as a plan's params are: for code that takes params
+ * without going through a plan. The settings every stage has (timeouts, retries, queue) are not
+ * params and are not added.
  */
-export function schemaDefaults(name: string, ...path: string[]): Record<string, unknown> {
+export function withSchemaDefaults<T extends object>(given: T, name: string): T {
   const root = experimentSchema().schema;
-  let node: JsonSchema | undefined = (root.$defs as Record<string, JsonSchema>)[name];
-  for (const seg of path) {
-    const at: JsonSchema | undefined = node?.$ref ? deref(root, node.$ref) : node;
-    node = (at?.properties as Record<string, JsonSchema> | undefined)?.[seg];
-  }
-  const out: Record<string, unknown> = {};
-  fill(root, node, out);
-  // The settings every stage has (timeouts, retries, queue) are not the stage's params.
-  const common = (root.$defs as Record<string, JsonSchema>).stage_common?.properties ?? {};
-  if (path.length === 0) for (const k of Object.keys(common)) delete out[k];
-  return out;
-}
-
-/** `given` with every field it leaves undefined taken from `defaults`. */
-export function withDefaults<T extends object>(given: T, defaults: object): T {
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
+  const defs = root.$defs as Record<string, JsonSchema>;
+  const out = structuredClone(given) as Record<string, unknown>;
+  const set = new Set(Object.keys(out).filter((k) => out[k] !== undefined));
+  fill(root, defs[name], out);
+  for (const k of Object.keys(defs.stage_common?.properties ?? {})) if (!set.has(k)) delete out[k];
   return out as T;
 }
 

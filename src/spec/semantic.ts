@@ -129,6 +129,10 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
     const stage = parts[0] === 'stages' ? stages[parts[1]] : undefined;
     const field = stage && REF_FIELDS[stage.kind]?.find((f) => f.path.join('.') === parts.slice(2).join('.'));
     if (!field) return;
+    // A trial's graph: this stage's other inputs stay, the swept field's become the value's.
+    const others = stageRefs(stage.kind, stage)
+      .filter((u) => u.field !== field && u.name in stages)
+      .map((u) => u.name);
     for (const [v, path] of listed) {
       const names = field.list && Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
       const deps = names.flatMap((n, i) => {
@@ -139,10 +143,6 @@ export function checkSemantics(src: SpecSource, spec: Experiment): Diagnostic[] 
         );
         return dep ? [dep] : [];
       });
-      // The trial's graph: this stage's other inputs stay, the swept field's become `deps`.
-      const others = stageRefs(stage.kind, stage)
-        .filter((u) => u.field !== field && u.name in stages)
-        .map((u) => u.name);
       const cycle = findCycle(new Map([...edges, [parts[1], [...others, ...deps]]]));
       if (cycle)
         at(

@@ -42,6 +42,7 @@ import {
 } from './io';
 import type { ArtifactRef } from '../artifacts/types';
 import type { PromptRecord } from './prompts';
+import { innermostMessage } from '../util/errors';
 import { readManifest, type LabelRecord } from './examples';
 
 /** The label stage's params as planned: the schema's types with its defaults filled in. */
@@ -274,7 +275,7 @@ async function humanLabels(
     let outcome: LabelingOutcome | undefined;
     while (!outcome) {
       const done = settled as typeof settled;
-      if (done && !done.ok) throw userError(input, innermost(done.err), 'LabelDeadline');
+      if (done && !done.ok) throw userError(input, innermostMessage(done.err), 'LabelDeadline');
       if (done?.ok) {
         outcome = await handle.query(labelsQuery);
         break;
@@ -290,7 +291,8 @@ async function humanLabels(
         }
       } catch (err) {
         // The run may have just ended or continued as new; the next round finds out which.
-        if (settled === undefined) activity.log.debug(`label stage: progress of ${task}: ${innermost(err)}`);
+        if (settled === undefined)
+          activity.log.debug(`label stage: progress of ${task}: ${innermostMessage(err)}`);
       }
       await ctx.sleep(POLL_MS);
     }
@@ -313,10 +315,4 @@ function compactFromStore(store: LabelStore, task: string): CompactLabels {
     values[l.image] = s.join('');
   }
   return { raters, values };
-}
-
-function innermost(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
